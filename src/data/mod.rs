@@ -1,0 +1,1 @@
+//! Data loading. Nothing here touches the GPU.

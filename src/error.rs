@@ -1,0 +1,80 @@
+//! The crate's one error type. Every message says what went wrong and, where there is one, what
+//! the user can do about it.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in sgan-gpu.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "no usable GPU adapter{detail}. On headless Linux install the Vulkan CPU driver \
+         lavapipe (`apt-get install mesa-vulkan-drivers`); elsewhere install or update the GPU \
+         driver. `sgan-gpu info` lists what wgpu can see"
+    )]
+    NoAdapter { detail: String },
+
+    #[error(
+        "adapter `{adapter}` is too small for sgan-gpu: {limit} is {got}, at least {needed} is \
+         needed. Pick another adapter with --adapter (see `sgan-gpu info`)"
+    )]
+    AdapterLimit {
+        adapter: String,
+        limit: &'static str,
+        got: u64,
+        needed: u64,
+    },
+
+    #[error("unknown backend `{name}`: use one of vulkan, metal, dx12, gl")]
+    UnknownBackend { name: String },
+
+    #[error("no adapter matches `{wanted}`; available: {available}. See `sgan-gpu info`")]
+    UnknownAdapter { wanted: String, available: String },
+
+    #[error("cannot open a device on `{adapter}`: {message}")]
+    RequestDevice { adapter: String, message: String },
+
+    #[error("shader `{shader}` failed to compile: {message}")]
+    ShaderCompile { shader: String, message: String },
+
+    #[error("no shader named `{shader}` is compiled into this binary")]
+    UnknownShader { shader: String },
+
+    #[error("GPU validation error: {message}")]
+    GpuValidation { message: String },
+
+    #[error("reading back `{buffer}` from the GPU failed: {message}")]
+    Readback { buffer: String, message: String },
+
+    #[error("{op}: shape mismatch, expected {expected}, got {got}")]
+    ShapeMismatch {
+        op: String,
+        expected: String,
+        got: String,
+    },
+
+    #[error("{op}: {what} needs {needed} workgroups along one axis, the adapter allows {max}")]
+    DispatchTooLarge {
+        op: String,
+        what: String,
+        needed: u64,
+        max: u64,
+    },
+
+    #[error(
+        "MNIST file {path} is missing. Put the four IDX files (gzip or raw) in that folder or \
+         pass --data DIR; the repository bundles them under data/mnist/"
+    )]
+    MnistMissing { path: PathBuf },
+
+    #[error("MNIST file {path} is broken: {reason}. Replace it with a fresh copy of the file")]
+    MnistCorrupt { path: PathBuf, reason: String },
+
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Shorthand used throughout the crate.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,134 @@
+//! The GPU runtime: device creation, buffers with shapes, compiled kernels and their dispatches.
+//!
+//! This module knows nothing of layers, models or training. It offers four things:
+//! - [`Gpu`]: one headless wgpu device and queue, chosen by flag or by wgpu's environment
+//!   variables (`WGPU_BACKEND`, `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF`);
+//! - [`Tensor`]: a storage buffer that knows its shape, with one-call upload and readback;
+//! - [`Kernel`]: a compute pipeline built once from a shader embedded in the binary;
+//! - [`Dispatch`]: a kernel bound to its parameters and buffers once, recorded as often as needed.
+
+mod adapter;
+mod kernel;
+mod tensor;
+
+pub use adapter::{list_adapters, AdapterReport, GpuOptions, REQUIRED_LIMITS};
+pub use kernel::{shader_names, shader_source, Dispatch, Kernel};
+pub use tensor::Tensor;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+
+/// Largest workgroup count along one dispatch axis that every WebGPU adapter accepts.
+pub const MAX_WORKGROUPS_PER_AXIS: u32 = 65_535;
+
+/// One wgpu device and queue, with the kernels built on it so far.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+    kernels: Mutex<HashMap<String, Kernel>>,
+    /// First uncaptured validation error, taken by [`Gpu::check`].
+    validation_error: Arc<Mutex<Option<String>>>,
+}
+
+impl Gpu {
+    /// Opens the adapter that `options` (or, where it is silent, the environment) selects.
+    pub fn new(options: &GpuOptions) -> Result<Self> {
+        let adapter = adapter::select(options)?;
+        let info = adapter.get_info();
+        adapter::check_limits(
+            &info,
+            &adapter.limits(),
+            &adapter.get_downlevel_capabilities(),
+        )?;
+
+        // Ask for the adapter's own limits: buffer-size limits decide whether the dataset fits.
+        let features = adapter.features() & adapter::OPTIONAL_FEATURES;
+        let descriptor = wgpu::DeviceDescriptor {
+            label: Some("sgan-gpu"),
+            required_features: features,
+            required_limits: adapter.limits(),
+            ..Default::default()
+        };
+        let (device, queue) =
+            pollster::block_on(adapter.request_device(&descriptor)).map_err(|e| {
+                Error::RequestDevice {
+                    adapter: info.name.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+
+        let validation_error = Arc::new(Mutex::new(None));
+        let sink = validation_error.clone();
+        device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+            log::error!("wgpu: {error}");
+            sink.lock()
+                .unwrap()
+                .get_or_insert_with(|| error.to_string());
+        }));
+        device.set_device_lost_callback(|reason, message| {
+            if reason != wgpu::DeviceLostReason::Destroyed {
+                log::error!("the GPU device was lost ({reason:?}): {message}");
+            }
+        });
+
+        log::info!(
+            "using {} ({:?}, {})",
+            info.name,
+            info.backend,
+            info.driver_info
+        );
+        Ok(Self {
+            device,
+            queue,
+            limits: adapter.limits(),
+            features,
+            info,
+            kernels: Mutex::new(HashMap::new()),
+            validation_error,
+        })
+    }
+
+    /// True on a CPU driver such as lavapipe, where kernels avoid workgroup memory and barriers.
+    pub fn is_cpu(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// Returns the first validation error wgpu reported since the last check, as an `Err`.
+    pub fn check(&self) -> Result<()> {
+        match self.validation_error.lock().unwrap().take() {
+            Some(message) => Err(Error::GpuValidation { message }),
+            None => Ok(()),
+        }
+    }
+
+    /// Records `dispatches` in order into one compute pass and submits it.
+    pub fn run(&self, dispatches: &[&Dispatch]) -> Result<()> {
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("sgan-gpu.run"),
+                timestamp_writes: None,
+            });
+            for dispatch in dispatches {
+                dispatch.record(&mut pass);
+            }
+        }
+        self.queue.submit([encoder.finish()]);
+        self.check()
+    }
+
+    /// Blocks until every submitted command has finished.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::GpuValidation {
+                message: e.to_string(),
+            })?;
+        self.check()
+    }
+}

@@ -1,0 +1,16 @@
+//! sgan-gpu: a semi-supervised GAN trainer for MNIST whose every layer runs as a WGSL compute
+//! shader through wgpu.
+//!
+//! The crate is layered, and each layer only calls the ones below it:
+//! - [`gpu`]: device, buffers, kernels and dispatches; knows nothing of models;
+//! - [`layers`]: each layer's forward and backward kernels;
+//! - [`reference`]: the same kernels as plain CPU loops, the readable statement of each shader;
+//! - [`data`]: the MNIST loader, which knows nothing of the GPU.
+
+pub mod data;
+pub mod error;
+pub mod gpu;
+pub mod layers;
+pub mod reference;
+
+pub use error::{Error, Result};
