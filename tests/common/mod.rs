@@ -50,7 +50,9 @@ pub fn assert_close(name: &str, got: &[f32], want: &[f64], atol: f64, rtol: f64)
     for (index, (&g, &w)) in got.iter().zip(want).enumerate() {
         let g = g as f64;
         let error = (g - w).abs();
-        if !(error <= atol + rtol * w.abs()) {
+        // Written so that a NaN on either side counts as a mismatch.
+        let within = error <= atol + rtol * w.abs();
+        if !within {
             mismatches.push(format!("  {name}[{index}]: gpu {g:.7e}, reference {w:.7e}"));
         }
         worst = worst.max(error / w.abs().max(atol));
