@@ -6,3 +6,27 @@ mod common;
 
 #[path = "reference_gradcheck/activation.rs"]
 mod activation;
+
+#[path = "reference_gradcheck/adam.rs"]
+mod adam;
+
+#[path = "reference_gradcheck/batch_norm.rs"]
+mod batch_norm;
+
+#[path = "reference_gradcheck/conv.rs"]
+mod conv;
+
+#[path = "reference_gradcheck/dense.rs"]
+mod dense;
+
+#[path = "reference_gradcheck/dropout.rs"]
+mod dropout;
+
+#[path = "reference_gradcheck/gather.rs"]
+mod gather;
+
+#[path = "reference_gradcheck/loss.rs"]
+mod loss;
+
+#[path = "reference_gradcheck/random.rs"]
+mod random;

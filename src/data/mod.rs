@@ -1,1 +1,3 @@
 //! Data loading. Nothing here touches the GPU.
+
+pub mod mnist;

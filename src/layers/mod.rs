@@ -17,6 +17,17 @@
 //! - Each module says which buffers saved by the forward pass its backward pass reads.
 
 pub mod activation;
+pub mod adam;
+pub mod batch_norm;
+pub mod conv2d;
+pub mod conv_transpose2d;
+pub mod dense;
+pub mod dropout;
+pub mod gan_head;
+pub mod gather;
+pub mod matmul;
+pub mod random;
+pub mod softmax_xent;
 
 use crate::error::{Error, Result};
 
