@@ -19,15 +19,6 @@ pub mod random;
 pub mod rng;
 
 pub use activation::*;
-pub use adam::*;
-pub use batch_norm::*;
-pub use conv::*;
-pub use dense::*;
-pub use dropout::*;
-pub use gather::*;
-pub use loss::*;
-pub use matmul::*;
-pub use random::*;
 
 /// The floating-point operations the reference needs, for f32 and f64.
 pub trait Real:
