@@ -98,6 +98,11 @@ impl Gpu {
         self.info.device_type == wgpu::DeviceType::Cpu
     }
 
+    /// Number of distinct pipelines built so far; each (shader, overrides) pair is built once.
+    pub fn cached_kernels(&self) -> usize {
+        self.kernels.lock().unwrap().len()
+    }
+
     /// Returns the first validation error wgpu reported since the last check, as an `Err`.
     pub fn check(&self) -> Result<()> {
         match self.validation_error.lock().unwrap().take() {

@@ -1,0 +1,144 @@
+//! The GPU runtime on its own: adapter selection errors, tensor round trips, the kernel cache.
+
+mod common;
+
+use sgan_gpu::gpu::{list_adapters, shader_source, Gpu, GpuOptions, Tensor};
+use sgan_gpu::Error;
+
+#[test]
+fn unknown_backend_is_a_clear_error() {
+    let options = GpuOptions {
+        backend: Some("vulcan".into()),
+        adapter: None,
+    };
+    let error = Gpu::new(&options)
+        .err()
+        .expect("a misspelt backend must fail");
+    assert!(matches!(error, Error::UnknownBackend { .. }), "got {error}");
+    assert!(
+        error.to_string().contains("vulkan, metal, dx12, gl"),
+        "message: {error}"
+    );
+}
+
+#[test]
+fn unknown_adapter_lists_the_available_ones() {
+    let options = GpuOptions {
+        backend: None,
+        adapter: Some("no such adapter 4711".into()),
+    };
+    match Gpu::new(&options) {
+        Err(Error::UnknownAdapter { wanted, .. }) => assert_eq!(wanted, "no such adapter 4711"),
+        Err(other) => panic!("expected UnknownAdapter, got {other}"),
+        Ok(gpu) => panic!("matched an adapter that does not exist: {}", gpu.info.name),
+    }
+}
+
+/// DX12 and Metal do not exist on Linux, so asking for one alone finds no adapter; the message
+/// must name the fix for headless Linux.
+#[cfg(target_os = "linux")]
+#[test]
+fn missing_adapter_names_the_lavapipe_package() {
+    let options = GpuOptions {
+        backend: Some("dx12".into()),
+        adapter: None,
+    };
+    let error = Gpu::new(&options)
+        .err()
+        .expect("no DX12 adapter exists on Linux");
+    assert!(matches!(error, Error::NoAdapter { .. }), "got {error}");
+    assert!(
+        error.to_string().contains("mesa-vulkan-drivers"),
+        "message: {error}"
+    );
+}
+
+#[test]
+fn info_lists_a_usable_adapter() {
+    let gpu = gpu_or_skip!();
+    let reports = list_adapters(&GpuOptions::default()).unwrap();
+    let report = reports
+        .iter()
+        .find(|r| r.info.name == gpu.info.name)
+        .expect("adapter listed");
+    assert!(report.unusable.is_none(), "{report}");
+    let text = report.to_string();
+    for needed in [
+        "timestamp queries",
+        "subgroups",
+        "f16",
+        "max_storage_buffer_binding_size",
+    ] {
+        assert!(text.contains(needed), "info lacks `{needed}`:\n{text}");
+    }
+}
+
+#[test]
+fn tensors_round_trip_f32_and_u32() {
+    let gpu = gpu_or_skip!();
+    let floats: Vec<f32> = (0..1001).map(|i| i as f32 * 0.5 - 7.0).collect();
+    let tensor = Tensor::from_slice(gpu, "floats", &[7, 11, 13], &floats).unwrap();
+    assert_eq!(tensor.shape(), &[7, 11, 13]);
+    assert_eq!(tensor.read(gpu).unwrap(), floats);
+
+    let ints: Vec<u32> = (0..5).map(|i| u32::MAX - i).collect();
+    let tensor = Tensor::<u32>::from_slice(gpu, "ints", &[5], &ints).unwrap();
+    assert_eq!(tensor.read(gpu).unwrap(), ints);
+    tensor.write(gpu, &[1, 2, 3, 4, 5]).unwrap();
+    assert_eq!(tensor.read(gpu).unwrap(), vec![1, 2, 3, 4, 5]);
+
+    let zeros = Tensor::<f32>::zeros(gpu, "zeros", &[3, 3]);
+    assert_eq!(zeros.read(gpu).unwrap(), vec![0.0; 9]);
+}
+
+#[test]
+fn wrong_upload_length_is_a_shape_error() {
+    let gpu = gpu_or_skip!();
+    let result = Tensor::from_slice(gpu, "short", &[4, 4], &[1.0f32; 15]);
+    assert!(matches!(result, Err(Error::ShapeMismatch { .. })));
+    let tensor = Tensor::<f32>::zeros(gpu, "t", &[4]);
+    assert!(matches!(
+        tensor.write(gpu, &[0.0; 5]),
+        Err(Error::ShapeMismatch { .. })
+    ));
+}
+
+#[test]
+fn kernels_are_built_once_and_unknown_ones_fail() {
+    let gpu = gpu_or_skip!();
+    gpu.kernel("leaky_relu_forward").unwrap();
+    let before = gpu.cached_kernels();
+    let kernel = gpu.kernel("leaky_relu_forward").unwrap();
+    assert_eq!(
+        gpu.cached_kernels(),
+        before,
+        "a second request rebuilt the pipeline"
+    );
+    assert_eq!(
+        kernel.workgroup_size,
+        [256, 1, 1],
+        "workgroup size read from the shader"
+    );
+    assert!(matches!(
+        gpu.kernel("no_such_kernel"),
+        Err(Error::UnknownShader { .. })
+    ));
+    assert!(shader_source("leaky_relu_forward")
+        .unwrap()
+        .contains("fn rng_mix"));
+}
+
+#[test]
+fn a_dispatch_with_missing_buffers_is_an_error_not_a_panic() {
+    let gpu = gpu_or_skip!();
+    let kernel = gpu.kernel("leaky_relu_forward").unwrap();
+    let input = Tensor::<f32>::zeros(gpu, "input", &[4]);
+    // The shader declares an input and an output; binding only the input must be refused.
+    let result = gpu.dispatch("bad", &kernel, &[4u32, 0], &[input.buffer()], [1, 1, 1]);
+    match result {
+        Err(Error::GpuValidation { message }) => assert!(message.contains("bad"), "{message}"),
+        Err(other) => panic!("expected a validation error, got {other}"),
+        Ok(_) => panic!("a bind group with a missing buffer was accepted"),
+    }
+    gpu.check().unwrap();
+}
