@@ -1,1 +1,261 @@
-//! (being written)
+//! The matrix-product core that dense and both convolutions are built on, and the bias
+//! gradient (column sums) that all three share.
+//!
+//! `C[M, N] = op(A)[M, K] * op(B)[K, N] (+ bias[n])`, where op is identity or transpose.
+//! Tensors are taken as flat row-major matrices whatever their shape, so an NHWC
+//! [B, H, W, C] activation is passed as the [B*H*W, C] matrix it is; only the element counts
+//! are checked.
+
+use crate::error::{Error, Result};
+use crate::gpu::{Dispatch, Gpu, Tensor, MAX_WORKGROUPS_PER_AXIS};
+
+/// Rows and columns of C owned by one workgroup of `shaders/matmul.wgsl` (8 x 8 invocations,
+/// each 8 x 8 outputs).
+const MATMUL_TILE: usize = 64;
+
+/// Rows summed by one invocation of `shaders/bias_backward.wgsl` per reduction level.
+const BIAS_CHUNK_ROWS: usize = 64;
+
+/// The dimensions of one matrix product and which operands are stored transposed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatmulShape {
+    /// Rows of C and of op(A).
+    pub m: usize,
+    /// Columns of C and of op(B).
+    pub n: usize,
+    /// Inner dimension.
+    pub k: usize,
+    /// A is stored [K, M] (so op(A) = A^T) instead of [M, K].
+    pub transpose_a: bool,
+    /// B is stored [N, K] (so op(B) = B^T) instead of [K, N].
+    pub transpose_b: bool,
+}
+
+impl MatmulShape {
+    /// `C[M, N] = A[M, K] * B[K, N]`, no transposes.
+    pub fn new(m: usize, n: usize, k: usize) -> Self {
+        Self {
+            m,
+            n,
+            k,
+            transpose_a: false,
+            transpose_b: false,
+        }
+    }
+
+    /// The same product with A stored transposed ([K, M]).
+    pub fn transpose_a(self) -> Self {
+        Self {
+            transpose_a: true,
+            ..self
+        }
+    }
+
+    /// The same product with B stored transposed ([N, K]).
+    pub fn transpose_b(self) -> Self {
+        Self {
+            transpose_b: true,
+            ..self
+        }
+    }
+
+    /// Multiply-adds of the product, times two.
+    pub fn flops(&self) -> f64 {
+        2.0 * self.m as f64 * self.n as f64 * self.k as f64
+    }
+}
+
+fn expect_len(op: &str, what: &str, tensor: &Tensor, expected: usize, dims: &str) -> Result<()> {
+    if tensor.len() == expected {
+        return Ok(());
+    }
+    Err(Error::ShapeMismatch {
+        op: format!("{op} ({what})"),
+        expected: format!("{expected} elements ({dims})"),
+        got: format!("{} elements, shape {:?}", tensor.len(), tensor.shape()),
+    })
+}
+
+/// Workgroups for `n` invocations of one element each along x, spread over x and y when one
+/// axis is not enough; shaders recover the flat index with `flat_index` from common.wgsl.
+pub(crate) fn grid_for(op: &str, n: usize, workgroup: u32) -> Result<[u32; 3]> {
+    let groups = n.div_ceil(workgroup as usize).max(1);
+    let max = MAX_WORKGROUPS_PER_AXIS as usize;
+    if groups <= max {
+        return Ok([groups as u32, 1, 1]);
+    }
+    let rows = groups.div_ceil(max);
+    if rows > max {
+        return Err(Error::DispatchTooLarge {
+            op: op.to_string(),
+            what: format!("{n} invocations"),
+            needed: rows as u64,
+            max: max as u64,
+        });
+    }
+    Ok([max as u32, rows as u32, 1])
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct MatmulParams {
+    m: u32,
+    n: u32,
+    k: u32,
+}
+
+/// `c = op(a) * op(b)`, plus `bias[n]` on every row when `bias` is given.
+///
+/// `a` holds M*K elements, `b` K*N, `bias` N and `c` M*N; `shape` says which of `a`, `b` are
+/// stored transposed. `c` is overwritten.
+pub fn matmul(
+    gpu: &Gpu,
+    a: &Tensor,
+    b: &Tensor,
+    bias: Option<&Tensor>,
+    c: &Tensor,
+    shape: MatmulShape,
+) -> Result<Dispatch> {
+    let MatmulShape { m, n, k, .. } = shape;
+    let op = "matmul";
+    let a_dims = if shape.transpose_a {
+        "[K, M]"
+    } else {
+        "[M, K]"
+    };
+    let b_dims = if shape.transpose_b {
+        "[N, K]"
+    } else {
+        "[K, N]"
+    };
+    expect_len(op, "a", a, m * k, &format!("{a_dims} with {shape:?}"))?;
+    expect_len(op, "b", b, k * n, &format!("{b_dims} with {shape:?}"))?;
+    expect_len(op, "c", c, m * n, &format!("[M, N] with {shape:?}"))?;
+    if let Some(bias) = bias {
+        expect_len(op, "bias", bias, n, &format!("[N] with {shape:?}"))?;
+    }
+
+    let flag = |on: bool| if on { 1.0 } else { 0.0 };
+    let kernel = gpu.kernel_with(
+        "matmul",
+        &[
+            ("TRANSPOSE_A", flag(shape.transpose_a)),
+            ("TRANSPOSE_B", flag(shape.transpose_b)),
+            ("HAS_BIAS", flag(bias.is_some())),
+        ],
+    )?;
+    let groups = [
+        n.div_ceil(MATMUL_TILE).max(1),
+        m.div_ceil(MATMUL_TILE).max(1),
+    ];
+    for (axis, &count) in ["columns", "rows"].iter().zip(&groups) {
+        if count > MAX_WORKGROUPS_PER_AXIS as usize {
+            return Err(Error::DispatchTooLarge {
+                op: op.to_string(),
+                what: format!("{axis} of a {m} x {n} product"),
+                needed: count as u64,
+                max: MAX_WORKGROUPS_PER_AXIS as u64,
+            });
+        }
+    }
+    let params = MatmulParams {
+        m: m as u32,
+        n: n as u32,
+        k: k as u32,
+    };
+    // Without a bias the shader never reads binding 3, but it must be bound: `a` is already
+    // bound read-only, so it can stand in without a usage conflict.
+    let bias_buffer = bias.unwrap_or(a).buffer();
+    let label = format!("{}.matmul", c.label());
+    gpu.dispatch(
+        &label,
+        &kernel,
+        &params,
+        &[a.buffer(), b.buffer(), bias_buffer, c.buffer()],
+        [groups[0] as u32, groups[1] as u32, 1],
+    )
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct BiasParams {
+    rows: u32,
+    cols: u32,
+    chunk_rows: u32,
+}
+
+/// The bias gradient `d_bias[n] = sum_m d_output[m, n]` over a [rows, cols] matrix, with the
+/// scratch buffers of its reduction levels. Built once per shape; `dispatches` binds it.
+pub struct BiasBackward {
+    rows: usize,
+    cols: usize,
+    /// Partial sums of each level but the last, which writes `d_bias` itself.
+    partials: Vec<Tensor>,
+}
+
+impl BiasBackward {
+    /// Allocates the partial-sum buffers for a [rows, cols] `d_output`.
+    pub fn new(gpu: &Gpu, label: &str, rows: usize, cols: usize) -> Self {
+        let mut partials = Vec::new();
+        let mut remaining = rows.div_ceil(BIAS_CHUNK_ROWS);
+        while remaining > 1 {
+            let name = format!("{label}.partial{}", partials.len());
+            partials.push(Tensor::zeros(gpu, &name, &[remaining, cols]));
+            remaining = remaining.div_ceil(BIAS_CHUNK_ROWS);
+        }
+        Self {
+            rows,
+            cols,
+            partials,
+        }
+    }
+
+    /// The dispatches, in order, that overwrite `d_bias` [cols] with the column sums of
+    /// `d_output` (rows * cols elements).
+    pub fn dispatches(
+        &self,
+        gpu: &Gpu,
+        d_output: &Tensor,
+        d_bias: &Tensor,
+    ) -> Result<Vec<Dispatch>> {
+        let op = "bias_backward";
+        let dims = format!("[{}, {}]", self.rows, self.cols);
+        expect_len(op, "d_output", d_output, self.rows * self.cols, &dims)?;
+        expect_len(op, "d_bias", d_bias, self.cols, &format!("[{}]", self.cols))?;
+
+        let kernel = gpu.kernel("bias_backward")?;
+        let mut dispatches = Vec::new();
+        let mut input = d_output;
+        let mut rows = self.rows;
+        for level in 0..=self.partials.len() {
+            let output = self.partials.get(level).unwrap_or(d_bias);
+            let chunks = rows.div_ceil(BIAS_CHUNK_ROWS).max(1);
+            let params = BiasParams {
+                rows: rows as u32,
+                cols: self.cols as u32,
+                chunk_rows: BIAS_CHUNK_ROWS as u32,
+            };
+            let label = format!("{}.bias_backward{level}", d_bias.label());
+            let groups = grid_for(op, chunks * self.cols, kernel.workgroup_size[0])?;
+            let buffers = [input.buffer(), output.buffer()];
+            dispatches.push(gpu.dispatch(&label, &kernel, &params, &buffers, groups)?);
+            input = output;
+            rows = chunks;
+        }
+        Ok(dispatches)
+    }
+}
+
+/// One-call form of [`BiasBackward`] for tests and benches: builds the scratch, returns it with
+/// the dispatches (the scratch must outlive them).
+pub fn bias_backward(
+    gpu: &Gpu,
+    d_output: &Tensor,
+    rows: usize,
+    cols: usize,
+    d_bias: &Tensor,
+) -> Result<(BiasBackward, Vec<Dispatch>)> {
+    let scratch = BiasBackward::new(gpu, d_bias.label(), rows, cols);
+    let dispatches = scratch.dispatches(gpu, d_output, d_bias)?;
+    Ok((scratch, dispatches))
+}

@@ -19,6 +19,9 @@ pub mod random;
 pub mod rng;
 
 pub use activation::*;
+pub use conv::*;
+pub use dense::*;
+pub use matmul::*;
 
 /// The floating-point operations the reference needs, for f32 and f64.
 pub trait Real:

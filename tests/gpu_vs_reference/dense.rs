@@ -1,1 +1,227 @@
-// (being written)
+//! The matrix-product core, the bias gradient and the dense layer against the reference.
+
+use sgan_gpu::gpu::{Gpu, Tensor};
+use sgan_gpu::layers::dense::{self, Dense, DenseShape};
+use sgan_gpu::layers::matmul::{bias_backward, matmul, MatmulShape};
+use sgan_gpu::reference;
+
+use crate::common::{self, assert_close, random_vec, to_f32, to_f64};
+use crate::gpu_or_skip;
+
+/// Absolute tolerance for f32 sums of `k` products of values in [-1, 1]: rounding grows about
+/// like sqrt(k), and 3e-7 * k leaves a wide margin over that without hiding a wrong term
+/// (one wrong product of two such values is about 0.1 or more).
+fn atol(k: usize) -> f64 {
+    1e-6 + 3e-7 * k as f64
+}
+
+/// Uploads `len` random values in [-1, 1] and returns the tensor with the exact f32 values.
+fn random_tensor(gpu: &Gpu, label: &str, shape: &[usize], seed: u64) -> (Tensor, Vec<f64>) {
+    let len = shape.iter().product();
+    let data = to_f32(&random_vec(seed, len, 1.0));
+    let tensor = Tensor::from_slice(gpu, label, shape, &data).unwrap();
+    (tensor, to_f64(&data))
+}
+
+fn check_matmul(name: &str, m: usize, n: usize, k: usize, with_bias: bool) {
+    let gpu = gpu_or_skip!();
+    for (transpose_a, transpose_b) in [(false, false), (true, false), (false, true), (true, true)] {
+        let mut shape = MatmulShape::new(m, n, k);
+        shape.transpose_a = transpose_a;
+        shape.transpose_b = transpose_b;
+        let (a, a_data) = random_tensor(gpu, "a", &[m * k], 1);
+        let (b, b_data) = random_tensor(gpu, "b", &[k * n], 2);
+        let (bias, bias_data) = random_tensor(gpu, "bias", &[n], 3);
+        let c = Tensor::zeros(gpu, "c", &[m, n]);
+        let bias_tensor = with_bias.then_some(&bias);
+        let dispatch = matmul(gpu, &a, &b, bias_tensor, &c, shape).unwrap();
+        gpu.run(&[&dispatch]).unwrap();
+        let bias_ref = with_bias.then_some(&bias_data[..]);
+        let want = reference::matmul(
+            &a_data,
+            &b_data,
+            bias_ref,
+            m,
+            n,
+            k,
+            transpose_a,
+            transpose_b,
+        );
+        let label = format!("{name} (A^T {transpose_a}, B^T {transpose_b})");
+        assert_close(&label, &c.read(gpu).unwrap(), &want, atol(k), 1e-5);
+    }
+}
+
+#[test]
+fn matmul_ragged_matches_reference() {
+    check_matmul("matmul 67x45x93", 67, 45, 93, false);
+}
+
+#[test]
+fn matmul_ragged_with_bias_matches_reference() {
+    check_matmul("matmul 67x45x93 + bias", 67, 45, 93, true);
+}
+
+#[test]
+fn matmul_inner_dimension_one_matches_reference() {
+    check_matmul("matmul 33x70x1 + bias", 33, 70, 1, true);
+}
+
+#[test]
+fn matmul_many_workgroups_matches_reference() {
+    // 5 x 4 workgroups of 64 x 64, ragged on both edges, and a ragged inner dimension.
+    check_matmul("matmul 301x203x77", 301, 203, 77, false);
+}
+
+#[test]
+fn matmul_tiny_matches_reference() {
+    check_matmul("matmul 1x1x5 + bias", 1, 1, 5, true);
+}
+
+#[test]
+fn matmul_rejects_wrong_sizes() {
+    let gpu = gpu_or_skip!();
+    let a = Tensor::zeros(gpu, "a", &[6]);
+    let b = Tensor::zeros(gpu, "b", &[6]);
+    let c = Tensor::zeros(gpu, "c", &[5]);
+    assert!(matmul(gpu, &a, &b, None, &c, MatmulShape::new(2, 2, 3)).is_err());
+}
+
+fn check_bias_backward(rows: usize, cols: usize) {
+    let gpu = gpu_or_skip!();
+    let (d_output, data) = random_tensor(gpu, "dy", &[rows, cols], 4);
+    let d_bias = Tensor::zeros(gpu, "d_bias", &[cols]);
+    let (_scratch, dispatches) = bias_backward(gpu, &d_output, rows, cols, &d_bias).unwrap();
+    gpu.run(&dispatches.iter().collect::<Vec<_>>()).unwrap();
+    let want = reference::bias_backward(&data, rows, cols);
+    let name = format!("bias_backward {rows}x{cols}");
+    // Sums of `rows` values in [-1, 1] through two or three levels of short partial sums.
+    assert_close(
+        &name,
+        &d_bias.read(gpu).unwrap(),
+        &want,
+        1e-6 * (rows as f64).sqrt(),
+        1e-5,
+    );
+}
+
+#[test]
+fn bias_backward_matches_reference() {
+    check_bias_backward(1000, 37);
+    check_bias_backward(3, 5);
+}
+
+#[test]
+fn bias_backward_many_rows_one_column_matches_reference() {
+    // The last transposed conv of G at batch 32: [32*28*28, 1], three reduction levels.
+    check_bias_backward(25088, 1);
+}
+
+const SHAPE: DenseShape = DenseShape {
+    batch: 5,
+    inputs: 131,
+    outputs: 70,
+};
+
+#[test]
+fn dense_forward_matches_reference() {
+    let gpu = gpu_or_skip!();
+    let s = SHAPE;
+    let (x, x_data) = random_tensor(gpu, "x", &[s.batch, s.inputs], 5);
+    let (w, w_data) = random_tensor(gpu, "w", &[s.inputs, s.outputs], 6);
+    let (b, b_data) = random_tensor(gpu, "b", &[s.outputs], 7);
+    let y = Tensor::zeros(gpu, "y", &[s.batch, s.outputs]);
+    let dispatch = dense::dense_forward(gpu, &s, &x, &w, Some(&b), &y).unwrap();
+    gpu.run(&[&dispatch]).unwrap();
+    let want = reference::dense_forward(&x_data, &w_data, Some(&b_data), &s);
+    assert_close(
+        "dense_forward",
+        &y.read(gpu).unwrap(),
+        &want,
+        atol(s.inputs),
+        1e-5,
+    );
+}
+
+#[test]
+fn dense_backward_input_matches_reference() {
+    let gpu = gpu_or_skip!();
+    let s = SHAPE;
+    let (dy, dy_data) = random_tensor(gpu, "dy", &[s.batch, s.outputs], 8);
+    let (w, w_data) = random_tensor(gpu, "w", &[s.inputs, s.outputs], 9);
+    let dx = Tensor::zeros(gpu, "dx", &[s.batch, s.inputs]);
+    let dispatch = dense::dense_backward_input(gpu, &s, &dy, &w, &dx).unwrap();
+    gpu.run(&[&dispatch]).unwrap();
+    let want = reference::dense_backward_input(&dy_data, &w_data, &s);
+    let got = dx.read(gpu).unwrap();
+    assert_close("dense_backward_input", &got, &want, atol(s.outputs), 1e-5);
+}
+
+#[test]
+fn dense_backward_weight_matches_reference() {
+    let gpu = gpu_or_skip!();
+    let s = SHAPE;
+    let (x, x_data) = random_tensor(gpu, "x", &[s.batch, s.inputs], 10);
+    let (dy, dy_data) = random_tensor(gpu, "dy", &[s.batch, s.outputs], 11);
+    let dw = Tensor::zeros(gpu, "dw", &[s.inputs, s.outputs]);
+    let dispatch = dense::dense_backward_weight(gpu, &s, &x, &dy, &dw).unwrap();
+    gpu.run(&[&dispatch]).unwrap();
+    let want = reference::dense_backward_weight(&x_data, &dy_data, &s);
+    let got = dw.read(gpu).unwrap();
+    assert_close("dense_backward_weight", &got, &want, atol(s.batch), 1e-5);
+}
+
+/// The `Dense` struct end to end, on the SGAN's two dense shapes at batch 2 (the trunk's
+/// 2048 -> 10 head reads a [B, 4, 4, 128] activation as [B, 2048]) and a ragged one.
+#[test]
+fn dense_layer_matches_reference() {
+    let gpu = gpu_or_skip!();
+    let shapes = [
+        (
+            DenseShape {
+                batch: 2,
+                inputs: 2048,
+                outputs: 10,
+            },
+            vec![2, 4, 4, 128],
+        ),
+        (
+            DenseShape {
+                batch: 2,
+                inputs: 100,
+                outputs: 12544,
+            },
+            vec![2, 100],
+        ),
+        (SHAPE, vec![SHAPE.batch, SHAPE.inputs]),
+    ];
+    for (s, input_shape) in shapes {
+        let layer = Dense::new(gpu, "dense", s).unwrap();
+        let w_data = to_f64(&to_f32(&random_vec(12, s.inputs * s.outputs, 1.0)));
+        let b_data = to_f64(&to_f32(&random_vec(13, s.outputs, 1.0)));
+        layer.weight.write(gpu, &to_f32(&w_data)).unwrap();
+        layer.bias.write(gpu, &to_f32(&b_data)).unwrap();
+        let (x, x_data) = random_tensor(gpu, "x", &input_shape, 14);
+        let (dy, dy_data) = random_tensor(gpu, "dy", &[s.batch, s.outputs], 15);
+        let y = Tensor::zeros(gpu, "y", &[s.batch, s.outputs]);
+        let dx = Tensor::zeros(gpu, "dx", &input_shape);
+        let mut dispatches = layer.forward(gpu, &x, &y).unwrap();
+        dispatches.extend(layer.backward(gpu, &x, &dy, Some(&dx)).unwrap());
+        gpu.run(&dispatches.iter().collect::<Vec<_>>()).unwrap();
+
+        let name = |what: &str| format!("Dense {}->{} {what}", s.inputs, s.outputs);
+        let want_y = reference::dense_forward(&x_data, &w_data, Some(&b_data), &s);
+        let y_got = y.read(gpu).unwrap();
+        assert_close(&name("forward"), &y_got, &want_y, atol(s.inputs), 1e-5);
+        let want_dx = reference::dense_backward_input(&dy_data, &w_data, &s);
+        let dx_got = dx.read(gpu).unwrap();
+        assert_close(&name("d_input"), &dx_got, &want_dx, atol(s.outputs), 1e-5);
+        let want_dw = reference::dense_backward_weight(&x_data, &dy_data, &s);
+        let dw_got = layer.d_weight.read(gpu).unwrap();
+        assert_close(&name("d_weight"), &dw_got, &want_dw, atol(s.batch), 1e-5);
+        let want_db = reference::dense_backward_bias(&dy_data, &s);
+        let db_got = layer.d_bias.read(gpu).unwrap();
+        assert_close(&name("d_bias"), &db_got, &want_db, atol(s.batch), 1e-5);
+        assert_eq!((layer.fan_in(), layer.fan_out()), (s.inputs, s.outputs));
+    }
+}
