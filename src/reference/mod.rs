@@ -19,6 +19,7 @@ pub mod random;
 pub mod rng;
 
 pub use activation::*;
+pub use dropout::*;
 pub use random::*;
 
 /// The floating-point operations the reference needs, for f32 and f64.
