@@ -20,6 +20,7 @@ pub mod rng;
 
 pub use activation::*;
 pub use dropout::*;
+pub use gather::*;
 pub use random::*;
 
 /// The floating-point operations the reference needs, for f32 and f64.
