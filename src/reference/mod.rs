@@ -19,6 +19,7 @@ pub mod random;
 pub mod rng;
 
 pub use activation::*;
+pub use batch_norm::*;
 pub use dropout::*;
 pub use gather::*;
 pub use random::*;
