@@ -143,10 +143,12 @@ impl BatchNorm {
         })
     }
 
+    /// The activation shape it normalises.
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }
 
+    /// The label its tensors and dispatches carry.
     pub fn label(&self) -> &str {
         &self.label
     }

@@ -22,6 +22,7 @@ use crate::gpu::{Dispatch, Gpu, Tensor};
 pub struct DropoutParams {
     /// Number of elements.
     pub len: u32,
+    /// Generator seed.
     pub seed: u32,
     /// Generator stream: one per dropout layer.
     pub stream: u32,
@@ -66,6 +67,7 @@ struct LenParams {
 
 /// A dropout layer of one shape: its parameters and the mask saved for the backward pass.
 pub struct Dropout {
+    /// Rate, seed and stream; `counter` 0 as built.
     pub params: DropoutParams,
     /// Per element 0 (dropped) or `1 / (1 - rate)` (kept), written by the forward pass.
     pub mask: Tensor,
@@ -107,6 +109,7 @@ impl Dropout {
         dropout_backward(gpu, &self.mask, d_output, d_input)
     }
 
+    /// The label its tensors and dispatches carry.
     pub fn label(&self) -> &str {
         &self.label
     }

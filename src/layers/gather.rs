@@ -95,10 +95,12 @@ impl GpuDataset {
         self.count
     }
 
+    /// True when the dataset holds no image.
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
+    /// Bytes (pixels) per image.
     pub fn pixels_per_image(&self) -> usize {
         self.pixels_per_image
     }

@@ -60,7 +60,9 @@ pub fn glorot_uniform(
 pub struct NoiseParams {
     /// Number of elements of the output.
     pub len: u32,
+    /// Generator seed.
     pub seed: u32,
+    /// Generator stream, one per use.
     pub stream: u32,
     /// Draw number; each value gives an independent draw.
     pub counter: u32,
@@ -98,7 +100,9 @@ pub fn normal_noise(gpu: &Gpu, output: &Tensor, params: NoiseParams) -> Result<D
 pub struct IndexParams {
     /// Number of elements of the output.
     pub len: u32,
+    /// Generator seed.
     pub seed: u32,
+    /// Generator stream, one per use.
     pub stream: u32,
     /// Draw number; each value gives an independent draw.
     pub counter: u32,
