@@ -60,6 +60,9 @@ pub enum Error {
         max: u64,
     },
 
+    #[error("{op}: {message}")]
+    InvalidArgument { op: String, message: String },
+
     #[error(
         "MNIST file {path} is missing. Put the four IDX files (gzip or raw) in that folder or \
          pass --data DIR; the repository bundles them under data/mnist/"

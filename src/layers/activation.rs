@@ -76,3 +76,56 @@ pub fn leaky_relu_backward(
         kernel.groups_for(input.len())?,
     )
 }
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct LenParams {
+    len: u32,
+}
+
+/// `output = tanh(input)`.
+pub fn tanh_forward(gpu: &Gpu, input: &Tensor, output: &Tensor) -> Result<Dispatch> {
+    expect_shape("tanh_forward", "output", output.shape(), input.shape())?;
+    let kernel = gpu.kernel("tanh_forward")?;
+    let params = LenParams {
+        len: input.len() as u32,
+    };
+    let label = format!("{}.tanh_forward", output.label());
+    let groups = kernel.groups_for(input.len())?;
+    gpu.dispatch(
+        &label,
+        &kernel,
+        &params,
+        &[input.buffer(), output.buffer()],
+        groups,
+    )
+}
+
+/// `d_input = d_output * (1 - output^2)`, where `output` is what [`tanh_forward`] wrote.
+pub fn tanh_backward(
+    gpu: &Gpu,
+    output: &Tensor,
+    d_output: &Tensor,
+    d_input: &Tensor,
+) -> Result<Dispatch> {
+    expect_shape(
+        "tanh_backward",
+        "d_output",
+        d_output.shape(),
+        output.shape(),
+    )?;
+    expect_shape("tanh_backward", "d_input", d_input.shape(), output.shape())?;
+    let kernel = gpu.kernel("tanh_backward")?;
+    let params = LenParams {
+        len: output.len() as u32,
+    };
+    let label = format!("{}.tanh_backward", d_input.label());
+    let buffers = [output.buffer(), d_output.buffer(), d_input.buffer()];
+    gpu.dispatch(
+        &label,
+        &kernel,
+        &params,
+        &buffers,
+        kernel.groups_for(output.len())?,
+    )
+}

@@ -18,3 +18,17 @@ pub fn leaky_relu_backward<T: Real>(input: &[T], d_output: &[T], slope: T) -> Ve
         .map(|(&x, &dy)| if x > T::zero() { dy } else { slope * dy })
         .collect()
 }
+
+/// `y = tanh(x)`.
+pub fn tanh_forward<T: Real>(input: &[T]) -> Vec<T> {
+    input.iter().map(|&x| x.tanh()).collect()
+}
+
+/// Forward `y = tanh(x)`; derivative `1 - y^2`, taken from the forward output `y`.
+pub fn tanh_backward<T: Real>(output: &[T], d_output: &[T]) -> Vec<T> {
+    output
+        .iter()
+        .zip(d_output)
+        .map(|(&y, &dy)| dy * (T::one() - y * y))
+        .collect()
+}

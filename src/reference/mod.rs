@@ -19,9 +19,13 @@ pub mod random;
 pub mod rng;
 
 pub use activation::*;
+pub use batch_norm::*;
 pub use conv::*;
 pub use dense::*;
+pub use dropout::*;
+pub use gather::*;
 pub use matmul::*;
+pub use random::*;
 
 /// The floating-point operations the reference needs, for f32 and f64.
 pub trait Real:

@@ -45,3 +45,47 @@ fn leaky_relu_backward_matches_reference() {
         1e-6,
     );
 }
+
+#[test]
+fn tanh_forward_matches_reference() {
+    let gpu = gpu_or_skip!();
+    let mut x = to_f32(&random_vec(4, LEN, 4.0));
+    // Saturated inputs, where a tanh built from exponentials would overflow.
+    x[0] = 100.0;
+    x[1] = -100.0;
+    x[LEN - 1] = 20.0;
+    let input = Tensor::from_slice(gpu, "x", &[LEN], &x).unwrap();
+    let output = Tensor::zeros(gpu, "y", &[LEN]);
+    let dispatch = layers::activation::tanh_forward(gpu, &input, &output).unwrap();
+    gpu.run(&[&dispatch]).unwrap();
+    let want = reference::tanh_forward(&to_f64(&x));
+    // tanh on the GPU is not correctly rounded; near 0 its error is absolute, not relative.
+    assert_close(
+        "tanh_forward",
+        &output.read(gpu).unwrap(),
+        &want,
+        1e-6,
+        1e-5,
+    );
+}
+
+#[test]
+fn tanh_backward_matches_reference() {
+    let gpu = gpu_or_skip!();
+    let y = to_f32(&random_vec(5, LEN, 1.0));
+    let dy = to_f32(&random_vec(6, LEN, 1.0));
+    let output = Tensor::from_slice(gpu, "y", &[LEN], &y).unwrap();
+    let d_output = Tensor::from_slice(gpu, "dy", &[LEN], &dy).unwrap();
+    let d_input = Tensor::zeros(gpu, "dx", &[LEN]);
+    let dispatch = layers::activation::tanh_backward(gpu, &output, &d_output, &d_input).unwrap();
+    gpu.run(&[&dispatch]).unwrap();
+    let want = reference::tanh_backward(&to_f64(&y), &to_f64(&dy));
+    // 1 - y^2 cancels near |y| = 1, so the f32 error is absolute.
+    assert_close(
+        "tanh_backward",
+        &d_input.read(gpu).unwrap(),
+        &want,
+        1e-6,
+        1e-5,
+    );
+}

@@ -33,3 +33,16 @@ fn gradcheck_catches_a_wrong_derivative() {
         "the checker accepted a wrong derivative (worst error {worst:e})"
     );
 }
+
+#[test]
+fn tanh_backward_matches_finite_differences() {
+    let x = random_vec(14, 50, 3.0);
+    let r = random_vec(15, 50, 1.0);
+    let loss = |x: &[f64]| weighted_sum(&r, &reference::tanh_forward(x));
+    let analytic = reference::tanh_backward(&reference::tanh_forward(&x), &r);
+    let worst = gradcheck(loss, &x, &analytic, usize::MAX, 1e-6);
+    assert!(
+        worst < GRADCHECK_TOL,
+        "tanh_backward: worst relative error {worst:e}"
+    );
+}

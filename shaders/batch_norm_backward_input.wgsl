@@ -1,0 +1,40 @@
+// Batch norm backward, input gradient, through the training forward with batch statistics
+// (the mean and variance depend on the input). Forward: xhat = (x - mean) inv_std,
+// y = gamma xhat + beta. With R = rows, d_beta = sum dy and d_gamma = sum dy xhat:
+//   d_input = gamma inv_std / R (R dy - d_beta - xhat d_gamma)
+//           = gamma inv_std (dy - d_beta / R - xhat d_gamma / R).
+// Reads the forward input, the saved mean and inv_std, and batch_norm_backward_params' output.
+// Shapes: input, d_output, d_input [rows, C]; mean, inv_std, gamma, d_gamma, d_beta [C].
+// One invocation owns one element; dispatch ceil(rows C / WORKGROUP) workgroups along x.
+
+const WORKGROUP: u32 = 256u;
+
+struct Params {
+    len: u32,      // rows C
+    channels: u32, // C
+    rows: u32,     // R = B H W
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> input: array<f32>;
+@group(0) @binding(2) var<storage, read> d_output: array<f32>;
+@group(0) @binding(3) var<storage, read> mean: array<f32>;
+@group(0) @binding(4) var<storage, read> inv_std: array<f32>;
+@group(0) @binding(5) var<storage, read> gamma: array<f32>;
+@group(0) @binding(6) var<storage, read> d_gamma: array<f32>;
+@group(0) @binding(7) var<storage, read> d_beta: array<f32>;
+@group(0) @binding(8) var<storage, read_write> d_input: array<f32>;
+
+@compute @workgroup_size(WORKGROUP)
+fn batch_norm_backward_input(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if i >= params.len {
+        return;
+    }
+    let c = i % params.channels;
+    let s = inv_std[c];
+    let xhat = (input[i] - mean[c]) * s;
+    let per_row = 1.0 / f32(params.rows);
+    let centred = d_output[i] - d_beta[c] * per_row - xhat * (d_gamma[c] * per_row);
+    d_input[i] = gamma[c] * s * centred;
+}
