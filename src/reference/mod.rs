@@ -19,6 +19,8 @@ pub mod random;
 pub mod rng;
 
 pub use activation::*;
+pub use adam::*;
+pub use loss::*;
 
 /// The floating-point operations the reference needs, for f32 and f64.
 pub trait Real:
