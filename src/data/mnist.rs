@@ -39,8 +39,11 @@ pub fn default_dir() -> PathBuf {
 /// One IDX image file: `count` images of `rows` x `cols` u8 pixels, row-major.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdxImages {
+    /// Number of images.
     pub count: usize,
+    /// Height of each image in pixels.
     pub rows: usize,
+    /// Width of each image in pixels.
     pub cols: usize,
     /// `count * rows * cols` pixels, image after image, each row-major.
     pub pixels: Vec<u8>,
@@ -53,7 +56,9 @@ pub struct Split {
     pub images: Vec<u8>,
     /// One label in `0..CLASSES` per image.
     pub labels: Vec<u8>,
+    /// Height of each image in pixels (28).
     pub rows: usize,
+    /// Width of each image in pixels (28).
     pub cols: usize,
 }
 
@@ -63,6 +68,7 @@ impl Split {
         self.labels.len()
     }
 
+    /// True when the split holds no image.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
@@ -77,7 +83,9 @@ impl Split {
 /// The MNIST training and test sets.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mnist {
+    /// The 60,000 training images.
     pub train: Split,
+    /// The 10,000 test images.
     pub test: Split,
 }
 

@@ -16,9 +16,13 @@ use crate::gpu::{Dispatch, Gpu, Tensor};
 /// beta2 0.999, epsilon 1e-7. Both betas must lie in (0, 1).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamHyper {
+    /// Learning rate.
     pub lr: f32,
+    /// Decay of the first moment.
     pub beta1: f32,
+    /// Decay of the second moment.
     pub beta2: f32,
+    /// Added to sqrt(v_hat) in the denominator.
     pub epsilon: f32,
 }
 

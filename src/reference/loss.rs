@@ -128,13 +128,13 @@ fn log1p<T: Real>(x: T) -> T {
 }
 
 /// log(1 + e^s), without overflow for large s or loss of digits for very negative s.
-pub fn softplus<T: Real>(s: T) -> T {
+fn softplus<T: Real>(s: T) -> T {
     let magnitude = if s > T::zero() { s } else { -s };
     s.max(T::zero()) + log1p((-magnitude).exp())
 }
 
 /// 1 / (1 + e^-s), without overflow for either sign of s.
-pub fn sigmoid<T: Real>(s: T) -> T {
+fn sigmoid<T: Real>(s: T) -> T {
     if s >= T::zero() {
         T::one() / (T::one() + (-s).exp())
     } else {
