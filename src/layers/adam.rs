@@ -1,1 +1,167 @@
-//! (being written)
+//! Adam with bias correction over a list of parameter tensors, entirely on the GPU.
+//!
+//! Each [`Adam`] is one optimizer state: first and second moments m, v per parameter tensor
+//! (starting at 0) and a step state (t, 1 - beta1^t, 1 - beta2^t) in a 16-byte GPU buffer.
+//! An optimizer step is one `adam_advance` dispatch, which increments t and recomputes the bias
+//! corrections on the GPU, followed by one `adam_step` dispatch per tensor, which reads them.
+//! So the dispatches are built once and replayed, and t never travels through the CPU. Several
+//! states may update the same parameter tensors independently (the SGAN's trunk has one for
+//! the supervised loss and one for the unsupervised loss); each keeps its own m, v and t.
+
+use super::expect_shape;
+use crate::error::{Error, Result};
+use crate::gpu::{Dispatch, Gpu, Tensor};
+
+/// Adam's hyperparameters. The default is the reference's (Keras's): lr 1e-3, beta1 0.9,
+/// beta2 0.999, epsilon 1e-7. Both betas must lie in (0, 1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamHyper {
+    /// Learning rate.
+    pub lr: f32,
+    /// Decay of the first moment.
+    pub beta1: f32,
+    /// Decay of the second moment.
+    pub beta2: f32,
+    /// Added to sqrt(v_hat) in the denominator.
+    pub epsilon: f32,
+}
+
+impl Default for AdamHyper {
+    fn default() -> Self {
+        Self {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct AdvanceParams {
+    beta1: f32,
+    beta2: f32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct StepParams {
+    len: u32,
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    epsilon: f32,
+}
+
+/// One Adam optimizer state over a fixed list of parameter tensors.
+pub struct Adam {
+    label: String,
+    hyper: AdamHyper,
+    shapes: Vec<Vec<usize>>,
+    /// First moments, one per parameter tensor, in the order given to [`Adam::new`].
+    pub m: Vec<Tensor>,
+    /// Second moments, likewise.
+    pub v: Vec<Tensor>,
+    /// `[t, bits of 1 - beta1^t, bits of 1 - beta2^t, 0]`, as `adam_advance` writes it.
+    pub state: Tensor<u32>,
+}
+
+impl Adam {
+    /// A fresh state (m = v = 0, t = 0) for `params`, whose shapes it remembers.
+    pub fn new(gpu: &Gpu, label: &str, params: &[&Tensor], hyper: AdamHyper) -> Result<Self> {
+        let moment = |kind: &str, index: usize, param: &Tensor| {
+            let name = format!("{label}.{kind}[{index}]({})", param.label());
+            Tensor::zeros(gpu, &name, param.shape())
+        };
+        Ok(Self {
+            label: label.to_string(),
+            hyper,
+            shapes: params.iter().map(|p| p.shape().to_vec()).collect(),
+            m: params
+                .iter()
+                .enumerate()
+                .map(|(i, p)| moment("m", i, p))
+                .collect(),
+            v: params
+                .iter()
+                .enumerate()
+                .map(|(i, p)| moment("v", i, p))
+                .collect(),
+            state: Tensor::zeros(gpu, &format!("{label}.state"), &[4]),
+        })
+    }
+
+    /// The dispatches of one optimizer step, in order: `adam_advance`, then `adam_step` for
+    /// each (param, grad) pair. `params` must have the shapes given to [`Adam::new`], in the
+    /// same order; `grads` the same shapes. Replaying the list takes one step each time.
+    pub fn step(&self, gpu: &Gpu, params: &[&Tensor], grads: &[&Tensor]) -> Result<Vec<Dispatch>> {
+        let op = format!("{}.adam_step", self.label);
+        if params.len() != self.shapes.len() || grads.len() != self.shapes.len() {
+            return Err(Error::ShapeMismatch {
+                op,
+                expected: format!("{} parameter and gradient tensors", self.shapes.len()),
+                got: format!("{} parameters, {} gradients", params.len(), grads.len()),
+            });
+        }
+
+        let advance_kernel = gpu.kernel("adam_advance")?;
+        let advance_params = AdvanceParams {
+            beta1: self.hyper.beta1,
+            beta2: self.hyper.beta2,
+        };
+        let mut dispatches = vec![gpu.dispatch(
+            &format!("{}.adam_advance", self.label),
+            &advance_kernel,
+            &advance_params,
+            &[self.state.buffer()],
+            [1, 1, 1],
+        )?];
+
+        let kernel = gpu.kernel("adam_step")?;
+        for (index, (param, grad)) in params.iter().zip(grads).enumerate() {
+            let what = format!("param {index} ({})", param.label());
+            expect_shape(&op, &what, param.shape(), &self.shapes[index])?;
+            let what = format!("grad {index} ({})", grad.label());
+            expect_shape(&op, &what, grad.shape(), &self.shapes[index])?;
+            let step_params = StepParams {
+                len: param.len() as u32,
+                lr: self.hyper.lr,
+                beta1: self.hyper.beta1,
+                beta2: self.hyper.beta2,
+                epsilon: self.hyper.epsilon,
+            };
+            let buffers = [
+                grad.buffer(),
+                self.state.buffer(),
+                param.buffer(),
+                self.m[index].buffer(),
+                self.v[index].buffer(),
+            ];
+            dispatches.push(gpu.dispatch(
+                &format!("{}.adam_step[{index}]({})", self.label, param.label()),
+                &kernel,
+                &step_params,
+                &buffers,
+                kernel.groups_for(param.len())?,
+            )?);
+        }
+        Ok(dispatches)
+    }
+
+    /// Optimizer steps taken so far (reads the GPU counter back).
+    pub fn steps_taken(&self, gpu: &Gpu) -> Result<u32> {
+        Ok(self.state.read(gpu)?[0])
+    }
+
+    /// Sets the step counter, e.g. to resume from a checkpoint; the next step uses `t + 1`.
+    /// The bias corrections are recomputed by that step's `adam_advance`.
+    pub fn set_steps_taken(&self, gpu: &Gpu, t: u32) -> Result<()> {
+        self.state.write(gpu, &[t, 0, 0, 0])
+    }
+
+    /// The hyperparameters this state was built with.
+    pub fn hyper(&self) -> AdamHyper {
+        self.hyper
+    }
+}

@@ -19,11 +19,13 @@ pub mod random;
 pub mod rng;
 
 pub use activation::*;
+pub use adam::*;
 pub use batch_norm::*;
 pub use conv::*;
 pub use dense::*;
 pub use dropout::*;
 pub use gather::*;
+pub use loss::*;
 pub use matmul::*;
 pub use random::*;
 
