@@ -72,6 +72,9 @@ pub enum Error {
     #[error("MNIST file {path} is broken: {reason}. Replace it with a fresh copy of the file")]
     MnistCorrupt { path: PathBuf, reason: String },
 
+    #[error("{what} is not built yet in this version of sgan-gpu")]
+    NotBuiltYet { what: String },
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

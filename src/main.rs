@@ -1,9 +1,12 @@
 //! The `sgan-gpu` command line.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use sgan_gpu::data::mnist;
 use sgan_gpu::gpu::{self, GpuOptions};
+use sgan_gpu::layers::gather::GpuDataset;
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +45,48 @@ enum Command {
         #[command(flatten)]
         device: DeviceArgs,
     },
+    /// Train the SGAN (not built yet: checks the data and the adapter, then says so)
+    Train {
+        /// Folder with the four MNIST IDX files, gzip or raw (default: the bundled copy)
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[command(flatten)]
+        device: DeviceArgs,
+    },
+}
+
+/// Loads the data and opens the adapter a run would use, then stops: the models and the
+/// training loop are not part of this version.
+fn train(data: Option<&Path>, device: &DeviceArgs) -> sgan_gpu::Result<()> {
+    let dir = data
+        .map(Path::to_path_buf)
+        .unwrap_or_else(mnist::default_dir);
+    let mnist = mnist::Mnist::load(&dir)?;
+    println!(
+        "data:    {} ({} training and {} test images of {}x{})",
+        dir.display(),
+        mnist.train.len(),
+        mnist.test.len(),
+        mnist.train.rows,
+        mnist.train.cols
+    );
+    let gpu = gpu::Gpu::new(&device.options())?;
+    let dataset = GpuDataset::upload(
+        &gpu,
+        "train",
+        &mnist.train.images,
+        &mnist.train.labels,
+        mnist.train.rows * mnist.train.cols,
+    )?;
+    gpu.wait()?;
+    println!(
+        "adapter: {} ({:?}), training set uploaded",
+        gpu.info.name, gpu.info.backend
+    );
+    drop(dataset);
+    Err(sgan_gpu::Error::NotBuiltYet {
+        what: "training (the SGAN models and the three-phase loop)".to_string(),
+    })
 }
 
 fn info(device: &DeviceArgs) -> sgan_gpu::Result<()> {
@@ -67,6 +112,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Info { device } => info(device),
+        Command::Train { data, device } => train(data.as_deref(), device),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
