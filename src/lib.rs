@@ -5,6 +5,7 @@
 //! - [`gpu`]: device, buffers, kernels and dispatches; knows nothing of models;
 //! - [`layers`]: each layer's forward and backward kernels;
 //! - [`reference`]: the same kernels as plain CPU loops, the readable statement of each shader;
+//! - [`spec`]: layer geometry and optimiser settings as plain data, shared by both;
 //! - [`data`]: the MNIST loader, which knows nothing of the GPU.
 
 pub mod data;
@@ -12,5 +13,6 @@ pub mod error;
 pub mod gpu;
 pub mod layers;
 pub mod reference;
+pub mod spec;
 
 pub use error::{Error, Result};

@@ -11,31 +11,7 @@
 use super::expect_shape;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Tensor};
-
-/// Adam's hyperparameters. The default is the reference's (Keras's): lr 1e-3, beta1 0.9,
-/// beta2 0.999, epsilon 1e-7. Both betas must lie in (0, 1).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AdamHyper {
-    /// Learning rate.
-    pub lr: f32,
-    /// Decay of the first moment.
-    pub beta1: f32,
-    /// Decay of the second moment.
-    pub beta2: f32,
-    /// Added to sqrt(v_hat) in the denominator.
-    pub epsilon: f32,
-}
-
-impl Default for AdamHyper {
-    fn default() -> Self {
-        Self {
-            lr: 1e-3,
-            beta1: 0.9,
-            beta2: 0.999,
-            epsilon: 1e-7,
-        }
-    }
-}
+pub use crate::spec::AdamHyper;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]

@@ -7,134 +7,9 @@
 
 use super::expect_shape;
 use super::matmul::{grid_for, matmul, BiasBackward, MatmulShape};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, Tensor};
-
-/// Output size and padding of TensorFlow 'same' padding along one axis:
-/// `out = ceil(input / stride)`, total padding `max((out - 1) * stride + kernel - input, 0)`,
-/// of which `floor(total / 2)` goes before and the rest after. Returns (out, before, after).
-/// A stride of 0 is treated as 1 here; [`Conv2dShape::check`] rejects it.
-pub fn same_padding(input: usize, kernel: usize, stride: usize) -> (usize, usize, usize) {
-    let stride = stride.max(1);
-    let out = input.div_ceil(stride);
-    let total = ((out.saturating_sub(1)) * stride + kernel).saturating_sub(input);
-    (out, total / 2, total - total / 2)
-}
-
-/// The geometry of one 'same'-padded convolution with a square K x K kernel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Conv2dShape {
-    /// B.
-    pub batch: usize,
-    /// H of the input.
-    pub height: usize,
-    /// W of the input.
-    pub width: usize,
-    /// C_in.
-    pub in_channels: usize,
-    /// C_out.
-    pub out_channels: usize,
-    /// K.
-    pub kernel: usize,
-    /// S, the same along both axes.
-    pub stride: usize,
-}
-
-impl Conv2dShape {
-    /// Fails unless the kernel and stride are at least 1.
-    pub fn check(&self, op: &str) -> Result<()> {
-        if self.kernel >= 1 && self.stride >= 1 {
-            return Ok(());
-        }
-        Err(Error::ShapeMismatch {
-            op: op.to_string(),
-            expected: "kernel >= 1 and stride >= 1".to_string(),
-            got: format!("kernel {}, stride {}", self.kernel, self.stride),
-        })
-    }
-
-    /// OH = ceil(H / S).
-    pub fn out_height(&self) -> usize {
-        same_padding(self.height, self.kernel, self.stride).0
-    }
-
-    /// OW = ceil(W / S).
-    pub fn out_width(&self) -> usize {
-        same_padding(self.width, self.kernel, self.stride).0
-    }
-
-    /// Zero rows (above, below) the input.
-    pub fn pad_rows(&self) -> (usize, usize) {
-        let (_, before, after) = same_padding(self.height, self.kernel, self.stride);
-        (before, after)
-    }
-
-    /// Zero columns (left, right) of the input.
-    pub fn pad_cols(&self) -> (usize, usize) {
-        let (_, before, after) = same_padding(self.width, self.kernel, self.stride);
-        (before, after)
-    }
-
-    /// [B, H, W, C_in].
-    pub fn input_shape(&self) -> [usize; 4] {
-        [self.batch, self.height, self.width, self.in_channels]
-    }
-
-    /// [B, OH, OW, C_out].
-    pub fn output_shape(&self) -> [usize; 4] {
-        [
-            self.batch,
-            self.out_height(),
-            self.out_width(),
-            self.out_channels,
-        ]
-    }
-
-    /// [K, K, C_in, C_out] (Keras layout).
-    pub fn weight_shape(&self) -> [usize; 4] {
-        [
-            self.kernel,
-            self.kernel,
-            self.in_channels,
-            self.out_channels,
-        ]
-    }
-
-    /// B*OH*OW: output pixels, the rows of the product.
-    pub fn rows(&self) -> usize {
-        self.batch * self.out_height() * self.out_width()
-    }
-
-    /// K*K*C_in: one patch, the inner dimension of the product.
-    pub fn patch(&self) -> usize {
-        self.kernel * self.kernel * self.in_channels
-    }
-
-    /// [B*OH*OW, K*K*C_in], the shape of `cols` and `d_cols`.
-    pub fn cols_shape(&self) -> [usize; 2] {
-        [self.rows(), self.patch()]
-    }
-
-    /// The forward product `cols * weight`.
-    fn product(&self) -> MatmulShape {
-        MatmulShape::new(self.rows(), self.out_channels, self.patch())
-    }
-
-    fn params(&self) -> ConvParams {
-        ConvParams {
-            batch: self.batch as u32,
-            height: self.height as u32,
-            width: self.width as u32,
-            channels: self.in_channels as u32,
-            out_height: self.out_height() as u32,
-            out_width: self.out_width() as u32,
-            kernel: self.kernel as u32,
-            stride: self.stride as u32,
-            pad_top: self.pad_rows().0 as u32,
-            pad_left: self.pad_cols().0 as u32,
-        }
-    }
-}
+pub use crate::spec::{same_padding, Conv2dShape};
 
 /// The `Params` of `im2col.wgsl` and `col2im.wgsl`.
 #[repr(C)]
@@ -152,6 +27,27 @@ struct ConvParams {
     pad_left: u32,
 }
 
+/// The forward product `cols * weight` of a convolution.
+fn forward_product(shape: &Conv2dShape) -> MatmulShape {
+    MatmulShape::new(shape.rows(), shape.out_channels, shape.patch())
+}
+
+/// The `Params` of `im2col.wgsl` and `col2im.wgsl` for `shape`.
+fn conv_params(shape: &Conv2dShape) -> ConvParams {
+    ConvParams {
+        batch: shape.batch as u32,
+        height: shape.height as u32,
+        width: shape.width as u32,
+        channels: shape.in_channels as u32,
+        out_height: shape.out_height() as u32,
+        out_width: shape.out_width() as u32,
+        kernel: shape.kernel as u32,
+        stride: shape.stride as u32,
+        pad_top: shape.pad_rows().0 as u32,
+        pad_left: shape.pad_cols().0 as u32,
+    }
+}
+
 /// `cols = im2col(input)`: input [B, H, W, C_in] to cols [B*OH*OW, K*K*C_in], (kh, kw, c)
 /// order, zeros in the padding.
 pub fn im2col(gpu: &Gpu, shape: &Conv2dShape, input: &Tensor, cols: &Tensor) -> Result<Dispatch> {
@@ -162,7 +58,7 @@ pub fn im2col(gpu: &Gpu, shape: &Conv2dShape, input: &Tensor, cols: &Tensor) -> 
     let groups = grid_for("im2col", cols.len(), kernel.workgroup_size[0])?;
     let label = format!("{}.im2col", cols.label());
     let buffers = [input.buffer(), cols.buffer()];
-    gpu.dispatch(&label, &kernel, &shape.params(), &buffers, groups)
+    gpu.dispatch(&label, &kernel, &conv_params(shape), &buffers, groups)
 }
 
 /// `d_input = col2im(d_cols) (+ bias[c])`: the adjoint of [`im2col`]; each input pixel sums
@@ -187,7 +83,7 @@ pub fn col2im(
     // Without a bias binding 2 is never read; `d_cols` is bound read-only already.
     let bias_buffer = bias.unwrap_or(d_cols).buffer();
     let buffers = [d_cols.buffer(), bias_buffer, d_input.buffer()];
-    gpu.dispatch(&label, &kernel, &shape.params(), &buffers, groups)
+    gpu.dispatch(&label, &kernel, &conv_params(shape), &buffers, groups)
 }
 
 /// `output = conv2d(input, weight) + bias`: im2col into `cols`, then `cols * weight + bias`.
@@ -210,7 +106,7 @@ pub fn conv2d_forward(
     }
     Ok(vec![
         im2col(gpu, shape, input, cols)?,
-        matmul(gpu, cols, weight, bias, output, shape.product())?,
+        matmul(gpu, cols, weight, bias, output, forward_product(shape))?,
     ])
 }
 

@@ -13,66 +13,12 @@
 //! temporary; backward overwrites it with `im2col(d_output)`, shared by `d_input` and
 //! `d_weight`.
 
-use super::conv2d::{col2im, im2col, Conv2dShape};
+use super::conv2d::{col2im, im2col};
 use super::expect_shape;
 use super::matmul::{matmul, BiasBackward, MatmulShape};
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, Tensor};
-
-/// The geometry of one 'same' transposed convolution, given by its input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConvTranspose2dShape {
-    /// B.
-    pub batch: usize,
-    /// H of the input; the output is H * S high.
-    pub height: usize,
-    /// W of the input; the output is W * S wide.
-    pub width: usize,
-    /// C_in.
-    pub in_channels: usize,
-    /// C_out.
-    pub out_channels: usize,
-    /// K.
-    pub kernel: usize,
-    /// S.
-    pub stride: usize,
-}
-
-impl ConvTranspose2dShape {
-    /// The convolution this layer is the adjoint of: from [B, H*S, W*S, C_out] to
-    /// [B, H, W, C_in] with the same kernel and stride.
-    pub fn adjoint(&self) -> Conv2dShape {
-        Conv2dShape {
-            batch: self.batch,
-            height: self.height * self.stride,
-            width: self.width * self.stride,
-            in_channels: self.out_channels,
-            out_channels: self.in_channels,
-            kernel: self.kernel,
-            stride: self.stride,
-        }
-    }
-
-    /// [B, H, W, C_in].
-    pub fn input_shape(&self) -> [usize; 4] {
-        [self.batch, self.height, self.width, self.in_channels]
-    }
-
-    /// [B, H*S, W*S, C_out].
-    pub fn output_shape(&self) -> [usize; 4] {
-        self.adjoint().input_shape()
-    }
-
-    /// [K, K, C_out, C_in] (Keras layout).
-    pub fn weight_shape(&self) -> [usize; 4] {
-        self.adjoint().weight_shape()
-    }
-
-    /// [B*H*W, K*K*C_out], the shape of the `cols` scratch.
-    pub fn cols_shape(&self) -> [usize; 2] {
-        self.adjoint().cols_shape()
-    }
-}
+pub use crate::spec::ConvTranspose2dShape;
 
 /// `output = col2im(input * weight^T) + bias`. Forward of the adjoint conv is
 /// `y = cols(u) * weight`; its input gradient, applied to `input`, is this layer's output.

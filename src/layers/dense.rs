@@ -5,27 +5,15 @@ use super::expect_shape;
 use super::matmul::{matmul, BiasBackward, MatmulShape};
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, Tensor};
+pub use crate::spec::DenseShape;
 
-/// The sizes of one dense layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DenseShape {
-    /// B.
-    pub batch: usize,
-    /// Input features.
-    pub inputs: usize,
-    /// Output features.
-    pub outputs: usize,
-}
-
-impl DenseShape {
-    /// Accepts any tensor of `rows` leading rows and `rows * cols` elements, e.g. a
-    /// [B, 4, 4, 128] activation as the [B, 2048] matrix it is in NHWC order.
-    fn check(&self, op: &str, what: &str, tensor: &Tensor, rows: usize, cols: usize) -> Result<()> {
-        if tensor.shape().first() == Some(&rows) && tensor.len() == rows * cols {
-            return Ok(());
-        }
-        expect_shape(op, what, tensor.shape(), &[rows, cols])
+/// Accepts any tensor of `rows` leading rows and `rows * cols` elements, e.g. a
+/// [B, 4, 4, 128] activation as the [B, 2048] matrix it is in NHWC order.
+fn check_matrix(op: &str, what: &str, tensor: &Tensor, rows: usize, cols: usize) -> Result<()> {
+    if tensor.shape().first() == Some(&rows) && tensor.len() == rows * cols {
+        return Ok(());
     }
+    expect_shape(op, what, tensor.shape(), &[rows, cols])
 }
 
 /// `output = input * weight + bias`: input [B, in], weight [in, out], bias [out],
@@ -44,9 +32,9 @@ pub fn dense_forward(
         inputs,
         outputs,
     } = *shape;
-    shape.check(op, "input", input, batch, inputs)?;
+    check_matrix(op, "input", input, batch, inputs)?;
     expect_shape(op, "weight", weight.shape(), &[inputs, outputs])?;
-    shape.check(op, "output", output, batch, outputs)?;
+    check_matrix(op, "output", output, batch, outputs)?;
     if let Some(bias) = bias {
         expect_shape(op, "bias", bias.shape(), &[outputs])?;
     }
@@ -75,9 +63,9 @@ pub fn dense_backward_input(
         inputs,
         outputs,
     } = *shape;
-    shape.check(op, "d_output", d_output, batch, outputs)?;
+    check_matrix(op, "d_output", d_output, batch, outputs)?;
     expect_shape(op, "weight", weight.shape(), &[inputs, outputs])?;
-    shape.check(op, "d_input", d_input, batch, inputs)?;
+    check_matrix(op, "d_input", d_input, batch, inputs)?;
     // weight stored [in, out] = [N, K] for this product.
     let product = MatmulShape::new(batch, inputs, outputs).transpose_b();
     matmul(gpu, d_output, weight, None, d_input, product)
@@ -98,8 +86,8 @@ pub fn dense_backward_weight(
         inputs,
         outputs,
     } = *shape;
-    shape.check(op, "input", input, batch, inputs)?;
-    shape.check(op, "d_output", d_output, batch, outputs)?;
+    check_matrix(op, "input", input, batch, inputs)?;
+    check_matrix(op, "d_output", d_output, batch, outputs)?;
     expect_shape(op, "d_weight", d_weight.shape(), &[inputs, outputs])?;
     // input stored [B, in] = [K, M] for this product.
     let product = MatmulShape::new(inputs, outputs, batch).transpose_a();
@@ -116,7 +104,7 @@ pub fn dense_backward_bias(
     d_bias: &Tensor,
 ) -> Result<Vec<Dispatch>> {
     let op = "dense_backward_bias";
-    shape.check(op, "d_output", d_output, shape.batch, shape.outputs)?;
+    check_matrix(op, "d_output", d_output, shape.batch, shape.outputs)?;
     expect_shape(op, "d_bias", d_bias.shape(), &[shape.outputs])?;
     sums.dispatches(gpu, d_output, d_bias)
 }

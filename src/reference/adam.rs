@@ -1,7 +1,7 @@
 //! Adam with bias correction, as `crate::layers::adam` runs it.
 
 use super::Real;
-use crate::layers::adam::AdamHyper;
+use crate::spec::AdamHyper;
 
 /// `beta^t` by repeated squaring.
 fn power<T: Real>(beta: T, t: u32) -> T {

@@ -3,8 +3,7 @@
 //! from the layer shape structs, which are plain data.
 
 use super::Real;
-use crate::layers::conv2d::Conv2dShape;
-use crate::layers::conv_transpose2d::ConvTranspose2dShape;
+use crate::spec::{Conv2dShape, ConvTranspose2dShape};
 
 /// Calls `visit(input_index, output_row, tap_column)` for every (output pixel, tap) pair
 /// whose tap lands inside the input, where `output_row = (b * OH + oy) * OW + ox`, the input

@@ -1,7 +1,7 @@
 //! The dense layer `y = x W + b`: x [B, in], W [in, out], b [out], y [B, out].
 
 use super::Real;
-use crate::layers::dense::DenseShape;
+use crate::spec::DenseShape;
 
 /// `y[b, j] = bias[j] + sum_i x[b, i] * w[i, j]`.
 pub fn dense_forward<T: Real>(
