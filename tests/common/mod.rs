@@ -36,7 +36,9 @@ macro_rules! gpu_or_skip {
 
 /// Asserts `|got - want| <= atol + rtol * |want|` elementwise. On failure prints the buffer
 /// name, index and both values of the first ten mismatches. Returns the worst relative error
-/// `|got - want| / max(|want|, atol)`, and prints it so a test run documents its accuracy.
+/// `|got - want| / max(|want|, atol)`, and prints it together with the normwise error
+/// `max |got - want| / max |want|` (which values near zero cannot inflate), so that a test run
+/// documents its accuracy.
 pub fn assert_close(name: &str, got: &[f32], want: &[f64], atol: f64, rtol: f64) -> f64 {
     assert_eq!(
         got.len(),
@@ -47,6 +49,7 @@ pub fn assert_close(name: &str, got: &[f32], want: &[f64], atol: f64, rtol: f64)
     );
     let mut mismatches = Vec::new();
     let mut worst = 0.0f64;
+    let (mut max_error, mut max_want) = (0.0f64, 0.0f64);
     for (index, (&g, &w)) in got.iter().zip(want).enumerate() {
         let g = g as f64;
         let error = (g - w).abs();
@@ -56,6 +59,8 @@ pub fn assert_close(name: &str, got: &[f32], want: &[f64], atol: f64, rtol: f64)
             mismatches.push(format!("  {name}[{index}]: gpu {g:.7e}, reference {w:.7e}"));
         }
         worst = worst.max(error / w.abs().max(atol));
+        max_error = max_error.max(error);
+        max_want = max_want.max(w.abs());
     }
     if !mismatches.is_empty() {
         let count = mismatches.len();
@@ -66,8 +71,13 @@ pub fn assert_close(name: &str, got: &[f32], want: &[f64], atol: f64, rtol: f64)
             mismatches.join("\n")
         );
     }
+    let normwise = if max_want > 0.0 {
+        max_error / max_want
+    } else {
+        max_error
+    };
     println!(
-        "{name}: worst relative error {worst:.3e} over {} values",
+        "{name}: worst relative error {worst:.3e}, normwise {normwise:.3e}, over {} values",
         got.len()
     );
     worst
