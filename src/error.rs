@@ -72,8 +72,14 @@ pub enum Error {
     #[error("MNIST file {path} is broken: {reason}. Replace it with a fresh copy of the file")]
     MnistCorrupt { path: PathBuf, reason: String },
 
-    #[error("{what} is not built yet in this version of sgan-gpu")]
-    NotBuiltYet { what: String },
+    #[error(
+        "training diverged at iteration {iteration}: a loss is not finite ({metrics}). Try \
+         another --seed; report it if it recurs"
+    )]
+    Diverged { iteration: usize, metrics: String },
+
+    #[error("invalid configuration: {message}")]
+    InvalidConfig { message: String },
 
     #[error("{path}: {source}")]
     Io {

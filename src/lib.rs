@@ -3,6 +3,9 @@
 //!
 //! The crate is layered, and each layer only calls the ones below it:
 //! - [`gpu`]: device, buffers, kernels and dispatches; knows nothing of models;
+//! - [`run`]: a training run as the command line starts it;
+//! - [`train`]: the configuration, the GPU training iteration and evaluation;
+//! - [`model`]: the generator and the discriminator, built from layers;
 //! - [`layers`]: each layer's forward and backward kernels;
 //! - [`reference`]: the same kernels as plain CPU loops, the readable statement of each shader;
 //! - [`spec`]: layer geometry and optimiser settings as plain data, shared by both;
@@ -12,7 +15,10 @@ pub mod data;
 pub mod error;
 pub mod gpu;
 pub mod layers;
+pub mod model;
 pub mod reference;
+pub mod run;
 pub mod spec;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -1,12 +1,13 @@
 //! The `sgan-gpu` command line.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use sgan_gpu::data::mnist;
 use sgan_gpu::gpu::{self, GpuOptions};
-use sgan_gpu::layers::gather::GpuDataset;
+use sgan_gpu::run;
+use sgan_gpu::train::{Config, Mode, Schedule};
 
 #[derive(Parser)]
 #[command(
@@ -45,48 +46,80 @@ enum Command {
         #[command(flatten)]
         device: DeviceArgs,
     },
-    /// Train the SGAN (not built yet: checks the data and the adapter, then says so)
-    Train {
-        /// Folder with the four MNIST IDX files, gzip or raw (default: the bundled copy)
-        #[arg(long)]
-        data: Option<PathBuf>,
-        #[command(flatten)]
-        device: DeviceArgs,
-    },
+    /// Train the SGAN (or the supervised-only baseline) on MNIST
+    Train(TrainArgs),
 }
 
-/// Loads the data and opens the adapter a run would use, then stops: the models and the
-/// training loop are not part of this version.
-fn train(data: Option<&Path>, device: &DeviceArgs) -> sgan_gpu::Result<()> {
-    let dir = data
-        .map(Path::to_path_buf)
-        .unwrap_or_else(mnist::default_dir);
-    let mnist = mnist::Mnist::load(&dir)?;
-    println!(
-        "data:    {} ({} training and {} test images of {}x{})",
-        dir.display(),
-        mnist.train.len(),
-        mnist.test.len(),
-        mnist.train.rows,
-        mnist.train.cols
-    );
-    let gpu = gpu::Gpu::new(&device.options())?;
-    let dataset = GpuDataset::upload(
-        &gpu,
-        "train",
-        &mnist.train.images,
-        &mnist.train.labels,
-        mnist.train.rows * mnist.train.cols,
-    )?;
-    gpu.wait()?;
-    println!(
-        "adapter: {} ({:?}), training set uploaded",
-        gpu.info.name, gpu.info.backend
-    );
-    drop(dataset);
-    Err(sgan_gpu::Error::NotBuiltYet {
-        what: "training (the SGAN models and the three-phase loop)".to_string(),
-    })
+#[derive(Args)]
+struct TrainArgs {
+    /// sgan: the semi-supervised GAN; supervised: the same classifier on the labels alone
+    #[arg(long, value_enum, default_value_t = ModeArg::Sgan)]
+    mode: ModeArg,
+    /// Training iterations (the baseline: supervised steps)
+    #[arg(long, default_value_t = 8000)]
+    iterations: usize,
+    /// Baseline only: train this many epochs over the labelled set instead of --iterations
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Size of the labelled set: the first N training images
+    #[arg(long, default_value_t = 100)]
+    num_labeled: usize,
+    /// Take N/10 labelled images of each class instead of the first N
+    #[arg(long)]
+    balanced: bool,
+    /// Print the interval line (and write metrics and samples) every this many iterations
+    #[arg(long, default_value_t = 800)]
+    report_every: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Folder with the four MNIST IDX files, gzip or raw (default: the bundled copy)
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Run folder for metrics, samples and the checkpoint (default: runs/MODE-seedSEED)
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ModeArg {
+    Sgan,
+    Supervised,
+}
+
+impl TrainArgs {
+    fn config(&self) -> Config {
+        let mode = match self.mode {
+            ModeArg::Sgan => Mode::Sgan,
+            ModeArg::Supervised => Mode::Supervised,
+        };
+        let name = match mode {
+            Mode::Sgan => "sgan",
+            Mode::Supervised => "supervised",
+        };
+        Config {
+            mode,
+            iterations: self.iterations,
+            batch: self.batch,
+            num_labeled: self.num_labeled,
+            balanced: self.balanced,
+            report_every: self.report_every,
+            seed: self.seed,
+            schedule: self.epochs.map_or(Schedule::Iterations, Schedule::Epochs),
+            data_dir: self.data.clone().unwrap_or_else(mnist::default_dir),
+            out_dir: self
+                .out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("runs/{name}-seed{}", self.seed))),
+        }
+    }
+}
+
+fn train(args: &TrainArgs) -> sgan_gpu::Result<()> {
+    run::train(&args.config(), &args.device.options()).map(|_| ())
 }
 
 fn info(device: &DeviceArgs) -> sgan_gpu::Result<()> {
@@ -112,7 +145,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Info { device } => info(device),
-        Command::Train { data, device } => train(data.as_deref(), device),
+        Command::Train(args) => train(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,362 @@
+//! The training iteration on the GPU: the spec's three phases recorded into one compute pass
+//! and one submission, with no CPU round trip inside. Minibatch indices, noise and dropout
+//! masks come from the seeded GPU generator; before each submission only their draw counters
+//! are written (a few bytes each), and losses are read back only when reported.
+
+use super::config::{Config, Mode, Schedule};
+use crate::error::{Error, Result};
+use crate::gpu::{Dispatch, Gpu, Tensor};
+use crate::layers::adam::{Adam, AdamHyper};
+use crate::layers::dropout::DropoutParams;
+use crate::layers::gan_head::GanHead;
+use crate::layers::gather::GpuDataset;
+use crate::layers::random::{normal_noise, random_indices, IndexParams, NoiseParams};
+use crate::layers::softmax_xent::SoftmaxXent;
+use crate::model::{Discriminator, Generator, TrunkForward, TrunkMode, CLASSES, Z_DIM};
+
+/// Streams of the GPU generator, one per kind of draw, so no two draws share numbers.
+mod stream {
+    pub const LABELED_INDICES: u32 = 10;
+    pub const UNLABELED_INDICES: u32 = 11;
+    pub const FAKE_NOISE: u32 = 12;
+    pub const GENERATOR_NOISE: u32 = 13;
+    pub const SAMPLE_NOISE: u32 = 14;
+}
+
+/// Trunk forward passes per iteration, each with its own dropout mask.
+const TRUNK_PASSES: u32 = 4;
+
+/// A dispatch whose random draw changes every iteration.
+enum Redraw {
+    Indices(IndexParams),
+    Noise(NoiseParams),
+    /// The dropout of trunk pass `pass` (0..TRUNK_PASSES) of the iteration.
+    Dropout(DropoutParams, u32),
+}
+
+impl Redraw {
+    fn apply(&self, gpu: &Gpu, dispatch: &Dispatch, iteration: u32) {
+        match self {
+            Redraw::Indices(p) => dispatch.set_params(gpu, &p.with_counter(iteration)),
+            Redraw::Noise(p) => dispatch.set_params(gpu, &p.with_counter(iteration)),
+            Redraw::Dropout(p, pass) => {
+                let counter = iteration.wrapping_mul(TRUNK_PASSES).wrapping_add(*pass);
+                dispatch.set_params(gpu, &p.with_counter(counter))
+            }
+        }
+    }
+}
+
+/// One iteration as a flat list of dispatches, with the ones to redraw before each submission.
+#[derive(Default)]
+struct Recording {
+    dispatches: Vec<Dispatch>,
+    redraws: Vec<(usize, Redraw)>,
+}
+
+impl Recording {
+    fn extend(&mut self, dispatches: Vec<Dispatch>) {
+        self.dispatches.extend(dispatches);
+    }
+
+    fn push_redrawn(&mut self, dispatch: Dispatch, redraw: Redraw) {
+        self.redraws.push((self.dispatches.len(), redraw));
+        self.dispatches.push(dispatch);
+    }
+
+    /// Appends a trunk forward pass whose dropout draws the mask of pass `pass`.
+    fn push_trunk(&mut self, forward: TrunkForward, trunk: &Discriminator, pass: u32) {
+        if let Some(index) = forward.dropout_index() {
+            let redraw = Redraw::Dropout(trunk.dropout.params, pass);
+            self.redraws.push((self.dispatches.len() + index, redraw));
+        }
+        self.dispatches.extend(forward.dispatches);
+    }
+}
+
+/// Losses and accuracy of the latest iteration, as read back at a report.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepMetrics {
+    pub supervised_loss: f32,
+    pub supervised_accuracy: f32,
+    /// Mean of the real and the fake unsupervised losses (SGAN only).
+    pub unsupervised_loss: Option<f32>,
+    pub generator_loss: Option<f32>,
+}
+
+/// The two networks, their heads and optimizers, the data on the GPU, and the recorded
+/// iteration.
+pub struct Trainer<'g> {
+    gpu: &'g Gpu,
+    config: Config,
+    pub generator: Generator,
+    pub discriminator: Discriminator,
+    supervised_head: SoftmaxXent,
+    real_head: GanHead,
+    fake_head: GanHead,
+    generator_head: GanHead,
+    /// The three independent Adam states of the spec.
+    pub adam_supervised: Adam,
+    pub adam_unsupervised: Adam,
+    pub adam_generator: Adam,
+    /// The batch every phase works on in turn: [B, 28, 28, 1].
+    images: Tensor,
+    labels: Tensor<u32>,
+    indices: Tensor<u32>,
+    z: Tensor,
+    sample_z: Tensor,
+    train_set: GpuDataset,
+    iteration: Recording,
+    sample: Vec<Dispatch>,
+    /// Labelled-set order for the epoch schedule, written to `indices` from the CPU.
+    epoch_order: Vec<u32>,
+    steps_done: usize,
+}
+
+impl<'g> Trainer<'g> {
+    /// Builds everything for `config` on `gpu`, with the training set already ordered so that
+    /// the labelled images come first (see [`super::labeled_first`]).
+    pub fn new(gpu: &'g Gpu, config: &Config, train_set: GpuDataset) -> Result<Self> {
+        let batch = config.batch;
+        let seed = config.seed as u32;
+        let generator = Generator::new(gpu, batch)?;
+        let discriminator = Discriminator::new(gpu, batch, seed)?;
+        let hyper = AdamHyper::default();
+        let trunk_params = discriminator.parameters();
+        let adam_supervised = Adam::new(gpu, "adam.supervised", &trunk_params, hyper)?;
+        let adam_unsupervised = Adam::new(gpu, "adam.unsupervised", &trunk_params, hyper)?;
+        let adam_generator = Adam::new(gpu, "adam.generator", &generator.parameters(), hyper)?;
+        let tensor = |label: &str, shape: &[usize]| Tensor::zeros(gpu, label, shape);
+        let mut trainer = Self {
+            gpu,
+            config: config.clone(),
+            supervised_head: SoftmaxXent::new(gpu, "head.supervised", batch, CLASSES)?,
+            real_head: GanHead::new(gpu, "head.real", batch, CLASSES)?,
+            fake_head: GanHead::new(gpu, "head.fake", batch, CLASSES)?,
+            generator_head: GanHead::new(gpu, "head.generator", batch, CLASSES)?,
+            generator,
+            discriminator,
+            adam_supervised,
+            adam_unsupervised,
+            adam_generator,
+            images: tensor("batch.images", &[batch, 28, 28, 1]),
+            labels: Tensor::zeros(gpu, "batch.labels", &[batch]),
+            indices: Tensor::zeros(gpu, "batch.indices", &[batch]),
+            z: tensor("batch.z", &[batch, Z_DIM]),
+            sample_z: tensor("sample.z", &[batch, Z_DIM]),
+            train_set,
+            iteration: Recording::default(),
+            sample: Vec::new(),
+            epoch_order: Vec::new(),
+            steps_done: 0,
+        };
+        trainer.iteration = trainer.record_iteration()?;
+        trainer.sample =
+            trainer
+                .generator
+                .forward(gpu, &trainer.sample_z, &trainer.images, false)?;
+
+        // Initialise the weights and the fixed noise of the sample grids, once.
+        let mut init = trainer.generator.initialize(gpu, seed)?;
+        init.extend(trainer.discriminator.initialize(gpu, seed)?);
+        let sample_noise = NoiseParams::new(&trainer.sample_z, seed, stream::SAMPLE_NOISE);
+        init.push(normal_noise(gpu, &trainer.sample_z, sample_noise)?);
+        gpu.run(&init.iter().collect::<Vec<_>>())?;
+        Ok(trainer)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The batch buffer every phase works on, [B, 28, 28, 1]; also the evaluator's input.
+    pub fn images(&self) -> &Tensor {
+        &self.images
+    }
+
+    pub fn steps_done(&self) -> usize {
+        self.steps_done
+    }
+
+    /// Records the phases of one iteration (or, for the baseline, one supervised step).
+    fn record_iteration(&self) -> Result<Recording> {
+        let (gpu, config) = (self.gpu, &self.config);
+        let (trunk, generator) = (&self.discriminator, &self.generator);
+        let seed = config.seed as u32;
+        let labeled = config.num_labeled as u32;
+        let train = TrunkMode::Train {
+            update_running: true,
+        };
+        let mut r = Recording::default();
+
+        // Phase 1, supervised: B labelled images, trunk in training mode, softmax
+        // cross-entropy, backward, the supervised Adam step.
+        if config.schedule == Schedule::Iterations || config.mode == Mode::Sgan {
+            let p = IndexParams::new(&self.indices, 0, labeled, seed, stream::LABELED_INDICES)?;
+            r.push_redrawn(random_indices(gpu, &self.indices, p)?, Redraw::Indices(p));
+        }
+        r.dispatches.push(
+            self.train_set
+                .gather_images(gpu, &self.indices, &self.images)?,
+        );
+        r.dispatches.push(
+            self.train_set
+                .gather_labels(gpu, &self.indices, &self.labels)?,
+        );
+        r.push_trunk(trunk.forward(gpu, &self.images, train)?, trunk, 0);
+        r.extend(
+            self.supervised_head
+                .forward(gpu, &trunk.logits, &self.labels)?,
+        );
+        r.dispatches.push(
+            self.supervised_head
+                .backward(gpu, &self.labels, &trunk.d_logits)?,
+        );
+        r.extend(trunk.backward(gpu, None)?);
+        let (trunk_params, trunk_grads) = (trunk.parameters(), trunk.gradients());
+        r.extend(
+            self.adam_supervised
+                .step(gpu, &trunk_params, &trunk_grads)?,
+        );
+        if config.mode == Mode::Supervised {
+            return Ok(r);
+        }
+
+        // Phase 2a, unsupervised on real images: B unlabelled images, BCE against 1.
+        let total = self.train_set.len() as u32;
+        let p = IndexParams::new(
+            &self.indices,
+            labeled,
+            total,
+            seed,
+            stream::UNLABELED_INDICES,
+        )?;
+        r.push_redrawn(random_indices(gpu, &self.indices, p)?, Redraw::Indices(p));
+        r.dispatches.push(
+            self.train_set
+                .gather_images(gpu, &self.indices, &self.images)?,
+        );
+        r.push_trunk(trunk.forward(gpu, &self.images, train)?, trunk, 1);
+        r.extend(self.real_head.forward(gpu, &trunk.logits, 1.0)?);
+        r.dispatches
+            .push(self.real_head.backward(gpu, &trunk.d_logits)?);
+        r.extend(trunk.backward(gpu, None)?);
+        r.extend(
+            self.adam_unsupervised
+                .step(gpu, &trunk_params, &trunk_grads)?,
+        );
+
+        // Phase 2b, unsupervised on fakes: G in inference mode (its running statistics, as
+        // Keras `predict` does), trunk in training mode, BCE against 0.
+        let p = NoiseParams::new(&self.z, seed, stream::FAKE_NOISE);
+        r.push_redrawn(normal_noise(gpu, &self.z, p)?, Redraw::Noise(p));
+        r.extend(generator.forward(gpu, &self.z, &self.images, false)?);
+        r.push_trunk(trunk.forward(gpu, &self.images, train)?, trunk, 2);
+        r.extend(self.fake_head.forward(gpu, &trunk.logits, 0.0)?);
+        r.dispatches
+            .push(self.fake_head.backward(gpu, &trunk.d_logits)?);
+        r.extend(trunk.backward(gpu, None)?);
+        r.extend(
+            self.adam_unsupervised
+                .step(gpu, &trunk_params, &trunk_grads)?,
+        );
+
+        // Phase 3, generator: fresh z, G in training mode, the trunk frozen (batch statistics
+        // and dropout on, running statistics untouched, no trunk optimizer step), BCE against
+        // 1, backward through the trunk into G, G's Adam step.
+        let p = NoiseParams::new(&self.z, seed, stream::GENERATOR_NOISE);
+        r.push_redrawn(normal_noise(gpu, &self.z, p)?, Redraw::Noise(p));
+        r.extend(generator.forward(gpu, &self.z, &self.images, true)?);
+        let frozen = TrunkMode::Train {
+            update_running: false,
+        };
+        r.push_trunk(trunk.forward(gpu, &self.images, frozen)?, trunk, 3);
+        r.extend(self.generator_head.forward(gpu, &trunk.logits, 1.0)?);
+        r.dispatches
+            .push(self.generator_head.backward(gpu, &trunk.d_logits)?);
+        // The trunk's parameter gradients computed here are never applied: the next
+        // iteration's first backward pass overwrites them before any optimizer reads them.
+        r.extend(trunk.backward(gpu, Some(generator.d_image()))?);
+        r.extend(generator.backward(gpu, &self.z, &self.images, generator.d_image())?);
+        let (g_params, g_grads) = (generator.parameters(), generator.gradients());
+        r.extend(self.adam_generator.step(gpu, &g_params, &g_grads)?);
+        Ok(r)
+    }
+
+    /// Runs one iteration: writes this iteration's draw counters, records every phase into
+    /// one compute pass and submits it. Nothing is read back.
+    pub fn step(&mut self) -> Result<()> {
+        let counter = self.steps_done as u32;
+        for (index, redraw) in &self.iteration.redraws {
+            redraw.apply(self.gpu, &self.iteration.dispatches[*index], counter);
+        }
+        if let Schedule::Epochs(_) = self.config.schedule {
+            if self.config.mode == Mode::Supervised {
+                let batch = self.next_epoch_batch();
+                self.indices.write(self.gpu, &batch)?;
+            }
+        }
+        let dispatches: Vec<&Dispatch> = self.iteration.dispatches.iter().collect();
+        self.gpu.run(&dispatches)?;
+        self.steps_done += 1;
+        Ok(())
+    }
+
+    /// The next batch of the epoch schedule: consecutive slices of a fresh shuffle of the
+    /// labelled set per epoch. The last batch of an epoch is filled up from the start of the
+    /// same shuffle, since every step runs at the fixed batch size (Keras would run a smaller
+    /// last batch: 4 images for 100 labels at batch 32).
+    fn next_epoch_batch(&mut self) -> Vec<u32> {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        let (labeled, batch) = (self.config.num_labeled, self.config.batch);
+        let per_epoch = labeled.div_ceil(batch);
+        let (epoch, within) = (self.steps_done / per_epoch, self.steps_done % per_epoch);
+        if within == 0 {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(self.config.seed ^ epoch as u64);
+            self.epoch_order = (0..labeled as u32).collect();
+            self.epoch_order.shuffle(&mut rng);
+        }
+        (0..batch)
+            .map(|i| self.epoch_order[(within * batch + i) % labeled])
+            .collect()
+    }
+
+    /// Reads back the losses and accuracy of the latest iteration (waits for the GPU).
+    pub fn metrics(&self) -> Result<StepMetrics> {
+        let (supervised_loss, supervised_accuracy) = self.supervised_head.read_stats(self.gpu)?;
+        let (unsupervised_loss, generator_loss) = match self.config.mode {
+            Mode::Supervised => (None, None),
+            Mode::Sgan => {
+                let real = self.real_head.stats.read(self.gpu)?[0];
+                let fake = self.fake_head.stats.read(self.gpu)?[0];
+                let generated = self.generator_head.stats.read(self.gpu)?[0];
+                (Some(0.5 * (real + fake)), Some(generated))
+            }
+        };
+        let metrics = StepMetrics {
+            supervised_loss,
+            supervised_accuracy,
+            unsupervised_loss,
+            generator_loss,
+        };
+        let finite = [Some(supervised_loss), unsupervised_loss, generator_loss]
+            .iter()
+            .flatten()
+            .all(|v| v.is_finite());
+        if !finite {
+            return Err(Error::Diverged {
+                iteration: self.steps_done,
+                metrics: format!("{metrics:?}"),
+            });
+        }
+        Ok(metrics)
+    }
+
+    /// B generated digits [B, 28, 28, 1] from the run's fixed sample noise, G in inference
+    /// mode. Overwrites the batch buffer, which the next iteration refills anyway.
+    pub fn sample_images(&self) -> Result<Vec<f32>> {
+        self.gpu.run(&self.sample.iter().collect::<Vec<_>>())?;
+        self.images.read(self.gpu)
+    }
+}
