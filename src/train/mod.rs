@@ -7,7 +7,7 @@ mod trainer;
 
 pub use config::{Config, Mode, Schedule};
 pub use eval::Evaluator;
-pub use trainer::{StepMetrics, Trainer};
+pub use trainer::{Phase, StepMetrics, Trainer};
 
 use crate::error::{Error, Result};
 

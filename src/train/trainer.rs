@@ -23,6 +23,19 @@ mod stream {
     pub const SAMPLE_NOISE: u32 = 14;
 }
 
+/// The phases of one iteration, in the order they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// 1: the supervised discriminator step.
+    Supervised,
+    /// 2a: the unsupervised step on real unlabelled images.
+    UnsupervisedReal,
+    /// 2b: the unsupervised step on generated images.
+    UnsupervisedFake,
+    /// 3: the generator step through the frozen trunk.
+    Generator,
+}
+
 /// Trunk forward passes per iteration, each with its own dropout mask.
 const TRUNK_PASSES: u32 = 4;
 
@@ -106,7 +119,8 @@ pub struct Trainer<'g> {
     z: Tensor,
     sample_z: Tensor,
     train_set: GpuDataset,
-    iteration: Recording,
+    /// The recorded phases of one iteration, in order (the baseline has only the first).
+    phases: Vec<(Phase, Recording)>,
     sample: Vec<Dispatch>,
     /// Labelled-set order for the epoch schedule, written to `indices` from the CPU.
     epoch_order: Vec<u32>,
@@ -145,12 +159,12 @@ impl<'g> Trainer<'g> {
             z: tensor("batch.z", &[batch, Z_DIM]),
             sample_z: tensor("sample.z", &[batch, Z_DIM]),
             train_set,
-            iteration: Recording::default(),
+            phases: Vec::new(),
             sample: Vec::new(),
             epoch_order: Vec::new(),
             steps_done: 0,
         };
-        trainer.iteration = trainer.record_iteration()?;
+        trainer.phases = trainer.record_phases()?;
         trainer.sample =
             trainer
                 .generator
@@ -179,7 +193,7 @@ impl<'g> Trainer<'g> {
     }
 
     /// Records the phases of one iteration (or, for the baseline, one supervised step).
-    fn record_iteration(&self) -> Result<Recording> {
+    fn record_phases(&self) -> Result<Vec<(Phase, Recording)>> {
         let (gpu, config) = (self.gpu, &self.config);
         let (trunk, generator) = (&self.discriminator, &self.generator);
         let seed = config.seed as u32;
@@ -187,6 +201,7 @@ impl<'g> Trainer<'g> {
         let train = TrunkMode::Train {
             update_running: true,
         };
+        let mut phases = Vec::new();
         let mut r = Recording::default();
 
         // Phase 1, supervised: B labelled images, trunk in training mode, softmax
@@ -218,8 +233,9 @@ impl<'g> Trainer<'g> {
             self.adam_supervised
                 .step(gpu, &trunk_params, &trunk_grads)?,
         );
+        phases.push((Phase::Supervised, std::mem::take(&mut r)));
         if config.mode == Mode::Supervised {
-            return Ok(r);
+            return Ok(phases);
         }
 
         // Phase 2a, unsupervised on real images: B unlabelled images, BCE against 1.
@@ -245,6 +261,7 @@ impl<'g> Trainer<'g> {
             self.adam_unsupervised
                 .step(gpu, &trunk_params, &trunk_grads)?,
         );
+        phases.push((Phase::UnsupervisedReal, std::mem::take(&mut r)));
 
         // Phase 2b, unsupervised on fakes: G in inference mode (its running statistics, as
         // Keras `predict` does), trunk in training mode, BCE against 0.
@@ -260,6 +277,7 @@ impl<'g> Trainer<'g> {
             self.adam_unsupervised
                 .step(gpu, &trunk_params, &trunk_grads)?,
         );
+        phases.push((Phase::UnsupervisedFake, std::mem::take(&mut r)));
 
         // Phase 3, generator: fresh z, G in training mode, the trunk frozen (batch statistics
         // and dropout on, running statistics untouched, no trunk optimizer step), BCE against
@@ -280,23 +298,36 @@ impl<'g> Trainer<'g> {
         r.extend(generator.backward(gpu, &self.z, &self.images, generator.d_image())?);
         let (g_params, g_grads) = (generator.parameters(), generator.gradients());
         r.extend(self.adam_generator.step(gpu, &g_params, &g_grads)?);
-        Ok(r)
+        phases.push((Phase::Generator, r));
+        Ok(phases)
     }
 
     /// Runs one iteration: writes this iteration's draw counters, records every phase into
     /// one compute pass and submits it. Nothing is read back.
     pub fn step(&mut self) -> Result<()> {
+        let all: Vec<Phase> = self.phases.iter().map(|(phase, _)| *phase).collect();
+        self.step_phases(&all)
+    }
+
+    /// Runs only `wanted` of this iteration's phases (in iteration order), as one submission,
+    /// and counts the iteration as done. [`Trainer::step`] runs them all; running a subset is
+    /// for inspecting what each phase changes.
+    pub fn step_phases(&mut self, wanted: &[Phase]) -> Result<()> {
         let counter = self.steps_done as u32;
-        for (index, redraw) in &self.iteration.redraws {
-            redraw.apply(self.gpu, &self.iteration.dispatches[*index], counter);
-        }
         if let Schedule::Epochs(_) = self.config.schedule {
             if self.config.mode == Mode::Supervised {
                 let batch = self.next_epoch_batch();
                 self.indices.write(self.gpu, &batch)?;
             }
         }
-        let dispatches: Vec<&Dispatch> = self.iteration.dispatches.iter().collect();
+        let mut dispatches: Vec<&Dispatch> = Vec::new();
+        for (phase, recording) in self.phases.iter().filter(|(p, _)| wanted.contains(p)) {
+            for (index, redraw) in &recording.redraws {
+                redraw.apply(self.gpu, &recording.dispatches[*index], counter);
+            }
+            log::debug!("{phase:?}: {} dispatches", recording.dispatches.len());
+            dispatches.extend(recording.dispatches.iter());
+        }
         self.gpu.run(&dispatches)?;
         self.steps_done += 1;
         Ok(())
