@@ -6,13 +6,15 @@
 //! - [`layers`]: each layer's forward and backward kernels;
 //! - [`reference`]: the same kernels as plain CPU loops, the readable statement of each shader;
 //! - [`spec`]: layer geometry and optimiser settings as plain data, shared by both;
-//! - [`data`]: the MNIST loader, which knows nothing of the GPU.
+//! - [`data`]: the MNIST loader, which knows nothing of the GPU;
+//! - [`report`]: checkpoints, sample grids, metrics, JSON and the loss plot, from plain CPU data.
 
 pub mod data;
 pub mod error;
 pub mod gpu;
 pub mod layers;
 pub mod reference;
+pub mod report;
 pub mod spec;
 
 pub use error::{Error, Result};
