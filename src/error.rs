@@ -81,6 +81,34 @@ pub enum Error {
     #[error("invalid configuration: {message}")]
     InvalidConfig { message: String },
 
+    #[error(
+        "cannot write {path}: {source}. Check that the folder is writable, that the disk has \
+         room, and that no folder has that name"
+    )]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("cannot write {path}: the folder {dir} does not exist. Create it or pick another")]
+    WriteDirMissing { path: PathBuf, dir: PathBuf },
+
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint { path: PathBuf, reason: String },
+
+    #[error("metrics file {path}, line {line}: {reason}")]
+    MetricsCsv {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+
+    #[error("cannot turn the data for {path} into JSON: {reason}")]
+    Json { path: PathBuf, reason: String },
+
+    #[error("drawing the plot {path} failed: {reason}")]
+    Plot { path: PathBuf, reason: String },
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -9,7 +9,8 @@
 //! - [`layers`]: each layer's forward and backward kernels;
 //! - [`reference`]: the same kernels as plain CPU loops, the readable statement of each shader;
 //! - [`spec`]: layer geometry and optimiser settings as plain data, shared by both;
-//! - [`data`]: the MNIST loader, which knows nothing of the GPU.
+//! - [`data`]: the MNIST loader, which knows nothing of the GPU;
+//! - [`report`]: checkpoints, sample grids, metrics, JSON and the loss plot, from plain CPU data.
 
 pub mod data;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod gpu;
 pub mod layers;
 pub mod model;
 pub mod reference;
+pub mod report;
 pub mod run;
 pub mod spec;
 pub mod train;

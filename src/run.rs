@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::time::Instant;
 
+use indicatif::{ProgressBar, ProgressStyle};
+
 use crate::data::mnist::{Mnist, Split};
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, GpuOptions};
@@ -78,13 +80,22 @@ pub fn train(config: &Config, gpu_options: &GpuOptions) -> Result<Summary> {
 
     let mut trainer = Trainer::new(&gpu, config, train_set)?;
     let steps = config.steps();
+    // On a terminal: a bar with rate and ETA on stderr; elsewhere indicatif draws nothing.
+    let bar = ProgressBar::new(steps as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} steps | {per_sec} | elapsed {elapsed_precise} | ETA {eta}",
+        )
+        .expect("the progress template is valid"),
+    );
     let started = Instant::now();
     while trainer.steps_done() < steps {
         trainer.step()?;
+        bar.inc(1);
         let done = trainer.steps_done();
         if done % config.report_every == 0 || done == steps {
             let m = trainer.metrics()?;
-            println!(
+            bar.println(format!(
                 "{done:>6}/{steps} | d_sup loss {:.4} acc {:6.2}% | d_unsup loss {} | g loss {} \
                  | {:.1} ms/step",
                 m.supervised_loss,
@@ -94,10 +105,11 @@ pub fn train(config: &Config, gpu_options: &GpuOptions) -> Result<Summary> {
                 m.generator_loss
                     .map_or("-".to_string(), |v| format!("{v:.4}")),
                 started.elapsed().as_secs_f64() * 1e3 / done as f64
-            );
+            ));
         }
     }
     gpu.wait()?;
+    bar.finish_and_clear();
     let ms_per_step = started.elapsed().as_secs_f64() * 1e3 / steps as f64;
 
     let evaluator = Evaluator::new(&gpu, &trainer.discriminator, &test_set, trainer.images())?;

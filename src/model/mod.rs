@@ -50,3 +50,25 @@ fn glorot_dispatches(
         })
         .collect()
 }
+
+/// Fills every tensor of `named` from `source(name, shape)`, e.g. a checkpoint's lookup; the
+/// first tensor the source lacks or shapes differently stops the load with its error.
+pub fn load_named(
+    gpu: &Gpu,
+    named: &[NamedTensor<'_>],
+    mut source: impl FnMut(&str, &[usize]) -> Result<Vec<f32>>,
+) -> Result<()> {
+    for entry in named {
+        let data = source(&entry.name, entry.tensor.shape())?;
+        entry.tensor.write(gpu, &data)?;
+    }
+    Ok(())
+}
+
+/// Reads every tensor of `named` back, with its name and shape, e.g. for a checkpoint.
+pub fn read_named(gpu: &Gpu, named: &[NamedTensor<'_>]) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
+    named
+        .iter()
+        .map(|entry| Ok((entry.name.clone(), entry.tensor.shape().to_vec(), entry.tensor.read(gpu)?)))
+        .collect()
+}
