@@ -48,6 +48,39 @@ enum Command {
     },
     /// Train the SGAN (or the supervised-only baseline) on MNIST
     Train(TrainArgs),
+    /// Train the SGAN and the supervised-only baseline with one seed; print both accuracies
+    Compare {
+        #[command(flatten)]
+        train: TrainArgs,
+        /// Train the baseline for this many epochs over the labelled set (the reference's 30)
+        /// instead of the SGAN's iteration count
+        #[arg(long)]
+        baseline_epochs: Option<usize>,
+    },
+    /// Recompute the test accuracy of a checkpoint's discriminator
+    Eval {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Folder with the MNIST files (default: the bundled copy)
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[command(flatten)]
+        device: DeviceArgs,
+    },
+    /// Write a grid of new digits from a checkpoint's generator
+    Sample {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The PNG to write
+        #[arg(long, default_value = "samples.png")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 64)]
+        count: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[command(flatten)]
+        device: DeviceArgs,
+    },
 }
 
 #[derive(Args)]
@@ -96,10 +129,7 @@ impl TrainArgs {
             ModeArg::Sgan => Mode::Sgan,
             ModeArg::Supervised => Mode::Supervised,
         };
-        let name = match mode {
-            Mode::Sgan => "sgan",
-            Mode::Supervised => "supervised",
-        };
+        let name = run::mode_name(mode);
         Config {
             mode,
             iterations: self.iterations,
@@ -120,6 +150,45 @@ impl TrainArgs {
 
 fn train(args: &TrainArgs) -> sgan_gpu::Result<()> {
     run::train(&args.config(), &args.device.options()).map(|_| ())
+}
+
+/// Both modes with one seed, side by side as the published table has them.
+fn compare(args: &TrainArgs, baseline_epochs: Option<usize>) -> sgan_gpu::Result<()> {
+    let base = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("runs/compare-seed{}", args.seed)));
+    let sgan = Config {
+        mode: Mode::Sgan,
+        out_dir: base.join("sgan"),
+        ..args.config()
+    };
+    let baseline = Config {
+        mode: Mode::Supervised,
+        schedule: baseline_epochs.map_or(Schedule::Iterations, Schedule::Epochs),
+        out_dir: base.join("supervised"),
+        ..args.config()
+    };
+    let options = args.device.options();
+    let sgan = run::train(&sgan, &options)?;
+    let baseline = run::train(&baseline, &options)?;
+    println!(
+        "\n{:<28} {:>13} {:>7} {:>12}",
+        "classifier", "test accuracy", "steps", "ms per step"
+    );
+    for (name, s) in [("SGAN", &sgan), ("supervised only (baseline)", &baseline)] {
+        println!(
+            "{name:<28} {:>12.2}% {:>7} {:>12.1}",
+            100.0 * s.test_accuracy,
+            s.steps,
+            s.ms_per_step
+        );
+    }
+    println!(
+        "seed {}, {} labels, adapter {}",
+        args.seed, args.num_labeled, sgan.adapter.name
+    );
+    Ok(())
 }
 
 fn info(device: &DeviceArgs) -> sgan_gpu::Result<()> {
@@ -146,6 +215,32 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Info { device } => info(device),
         Command::Train(args) => train(args),
+        Command::Compare {
+            train,
+            baseline_epochs,
+        } => compare(train, *baseline_epochs),
+        Command::Eval {
+            checkpoint,
+            data,
+            device,
+        } => {
+            let data = data.clone().unwrap_or_else(mnist::default_dir);
+            run::evaluate(checkpoint, &data, &device.options()).map(|accuracy| {
+                println!(
+                    "test accuracy {:.2}% ({})",
+                    100.0 * accuracy,
+                    checkpoint.display()
+                )
+            })
+        }
+        Command::Sample {
+            checkpoint,
+            out,
+            count,
+            seed,
+            device,
+        } => run::sample(checkpoint, out, *count, *seed, &device.options())
+            .map(|path| println!("wrote {count} digits to {}", path.display())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

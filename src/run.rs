@@ -1,27 +1,74 @@
 //! A training run as a user starts it: load and check the data, open the adapter, train with
-//! a progress bar and the spec's interval lines, evaluate, and leave the run's files behind.
+//! a progress bar and the spec's interval lines, evaluate, and leave the run's files behind:
+//!
+//! - `config.json`: the configuration and the adapter;
+//! - `metrics.csv`: one row per report (iteration, losses, accuracy, seconds);
+//! - `samples/iteration_NNNNNN.png`: generated digits at each report (SGAN only);
+//! - `losses.png`: the loss curves;
+//! - `summary.json`: test accuracy, time per step, adapter;
+//! - `checkpoint.safetensors`: every parameter and running statistic under Keras-style names.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data::mnist::{Mnist, Split};
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, GpuOptions};
+use crate::gpu::{Gpu, GpuOptions, Tensor};
 use crate::layers::gather::GpuDataset;
+use crate::layers::random::{normal_noise, NoiseParams};
+use crate::model::{self, Discriminator, Generator, NamedTensor, Z_DIM};
+use crate::report::{self, MetricsRow};
 use crate::train::{labeled_first, Config, Evaluator, Mode, Trainer};
 
-/// What a finished run measured.
+/// Identifies sgan-gpu checkpoints in their metadata, with the version of their layout.
+const CHECKPOINT_FORMAT: &str = "sgan-gpu";
+const CHECKPOINT_VERSION: &str = "1";
+
+/// The adapter a run used, as its files record it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AdapterRecord {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+}
+
+impl AdapterRecord {
+    fn of(gpu: &Gpu) -> Self {
+        let info = &gpu.info;
+        Self {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: format!("{} {}", info.driver, info.driver_info)
+                .trim()
+                .to_string(),
+        }
+    }
+}
+
+/// What a finished run measured; also written as `summary.json`.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Summary {
     pub mode: Mode,
     pub seed: u64,
     pub steps: usize,
     pub test_accuracy: f64,
+    pub test_images: usize,
     pub ms_per_step: f64,
-    pub adapter: String,
-    pub backend: String,
+    pub adapter: AdapterRecord,
+    pub final_metrics: Option<MetricsRow>,
+}
+
+/// The mode as the command line and the files spell it.
+pub fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Sgan => "sgan",
+        Mode::Supervised => "supervised",
+    }
 }
 
 /// Uploads a split as given, or in `order`.
@@ -55,39 +102,73 @@ fn prepare_out_dir(dir: &Path) -> Result<()> {
             ),
         });
     }
-    std::fs::create_dir_all(dir).map_err(io)
+    std::fs::create_dir_all(dir.join("samples")).map_err(io)
 }
 
-/// Trains with `config` on the adapter `gpu_options` selects.
+fn progress_bar(steps: usize) -> ProgressBar {
+    // On a terminal: a bar with rate and ETA on stderr; elsewhere indicatif draws nothing.
+    let bar = ProgressBar::new(steps as u64);
+    let template = "{bar:40} {pos}/{len} steps | {per_sec} | elapsed {elapsed_precise} | ETA {eta}";
+    bar.set_style(ProgressStyle::with_template(template).expect("the template is valid"));
+    bar
+}
+
+/// Writes every parameter and running statistic of both models to a safetensors checkpoint,
+/// under Keras-style names, with `metadata` beside sgan-gpu's format marker.
+pub fn save_models(
+    gpu: &Gpu,
+    path: &Path,
+    generator: &Generator,
+    trunk: &Discriminator,
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
+    let mut named = generator.named_tensors();
+    named.extend(trunk.named_tensors());
+    let tensors: Vec<report::NamedTensor> = model::read_named(gpu, &named)?
+        .into_iter()
+        .map(|(name, shape, data)| report::NamedTensor { name, shape, data })
+        .collect();
+    let mut metadata = metadata.clone();
+    metadata.insert("format".to_string(), CHECKPOINT_FORMAT.to_string());
+    metadata.insert("version".to_string(), CHECKPOINT_VERSION.to_string());
+    report::save_checkpoint(path, &tensors, &metadata)
+}
+
+/// Trains with `config` on the adapter `gpu_options` selects, and writes the run's files.
 pub fn train(config: &Config, gpu_options: &GpuOptions) -> Result<Summary> {
     let mnist = Mnist::load(&config.data_dir)?;
     config.validate(mnist.train.len())?;
     prepare_out_dir(&config.out_dir)?;
     let gpu = Gpu::new(gpu_options)?;
+    let adapter = AdapterRecord::of(&gpu);
+    let out = |name: &str| config.out_dir.join(name);
+    report::write_json(
+        out("config.json"),
+        &serde_json::json!({
+            "config": config, "adapter": adapter,
+        }),
+    )?;
+
     let order = labeled_first(&mnist.train.labels, config.num_labeled, config.balanced)?;
     let train_set = upload(&gpu, "train", &mnist.train, Some(&order))?;
     let test_set = upload(&gpu, "test", &mnist.test, None)?;
     println!(
-        "sgan-gpu: {:?} on {} ({:?}), {} steps of batch {}, {} labels, seed {}",
+        "sgan-gpu: {:?}, {} steps of batch {}, {} labels, seed {}, on {} ({}), writing to {}",
         config.mode,
-        gpu.info.name,
-        gpu.info.backend,
         config.steps(),
         config.batch,
         config.num_labeled,
-        config.seed
+        config.seed,
+        adapter.name,
+        adapter.backend,
+        config.out_dir.display()
     );
 
+    // Train, reporting every `report_every` steps and at the end.
     let mut trainer = Trainer::new(&gpu, config, train_set)?;
     let steps = config.steps();
-    // On a terminal: a bar with rate and ETA on stderr; elsewhere indicatif draws nothing.
-    let bar = ProgressBar::new(steps as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} steps | {per_sec} | elapsed {elapsed_precise} | ETA {eta}",
-        )
-        .expect("the progress template is valid"),
-    );
+    let bar = progress_bar(steps);
+    let mut rows = Vec::new();
     let started = Instant::now();
     while trainer.steps_done() < steps {
         trainer.step()?;
@@ -95,37 +176,142 @@ pub fn train(config: &Config, gpu_options: &GpuOptions) -> Result<Summary> {
         let done = trainer.steps_done();
         if done % config.report_every == 0 || done == steps {
             let m = trainer.metrics()?;
-            bar.println(format!(
-                "{done:>6}/{steps} | d_sup loss {:.4} acc {:6.2}% | d_unsup loss {} | g loss {} \
-                 | {:.1} ms/step",
-                m.supervised_loss,
-                100.0 * m.supervised_accuracy,
-                m.unsupervised_loss
-                    .map_or("-".to_string(), |v| format!("{v:.4}")),
-                m.generator_loss
-                    .map_or("-".to_string(), |v| format!("{v:.4}")),
-                started.elapsed().as_secs_f64() * 1e3 / done as f64
-            ));
+            let row = MetricsRow {
+                iteration: done,
+                supervised_loss: m.supervised_loss,
+                supervised_accuracy: m.supervised_accuracy,
+                unsupervised_loss: m.unsupervised_loss,
+                generator_loss: m.generator_loss,
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            let line = report::format_interval_line(&row, steps);
+            // A hidden bar (no terminal) swallows println, so print plainly there.
+            if bar.is_hidden() {
+                println!("{line}");
+            } else {
+                bar.println(line);
+            }
+            rows.push(row);
+            report::write_metrics_csv(out("metrics.csv"), &rows)?;
+            if config.mode == Mode::Sgan {
+                let images = trainer.sample_images()?;
+                let path = out(&format!("samples/iteration_{done:06}.png"));
+                report::save_digit_grid(path, &images, config.batch, 28, 28, 8)?;
+            }
         }
     }
     gpu.wait()?;
     bar.finish_and_clear();
     let ms_per_step = started.elapsed().as_secs_f64() * 1e3 / steps as f64;
 
+    // Evaluate, then write what the run leaves behind.
     let evaluator = Evaluator::new(&gpu, &trainer.discriminator, &test_set, trainer.images())?;
     let test_accuracy = evaluator.accuracy(&gpu)?;
-    println!(
-        "test accuracy {:.2}% on {} images",
-        100.0 * test_accuracy,
-        test_set.len()
-    );
-    Ok(Summary {
+    let summary = Summary {
         mode: config.mode,
         seed: config.seed,
         steps,
         test_accuracy,
+        test_images: test_set.len(),
         ms_per_step,
-        adapter: gpu.info.name.clone(),
-        backend: format!("{:?}", gpu.info.backend),
-    })
+        adapter,
+        final_metrics: rows.last().copied(),
+    };
+    report::write_json(out("summary.json"), &summary)?;
+    report::save_loss_plot(
+        out("losses.png"),
+        &rows,
+        &format!("{}, seed {}", mode_name(config.mode), config.seed),
+    )?;
+    let metadata = BTreeMap::from([
+        ("mode".to_string(), mode_name(config.mode).to_string()),
+        ("seed".to_string(), config.seed.to_string()),
+        ("steps".to_string(), steps.to_string()),
+        ("adapter".to_string(), summary.adapter.name.clone()),
+    ]);
+    let checkpoint = out("checkpoint.safetensors");
+    save_models(
+        &gpu,
+        &checkpoint,
+        &trainer.generator,
+        &trainer.discriminator,
+        &metadata,
+    )?;
+    println!(
+        "test accuracy {:.2}% on {} images | {:.1} ms/step | {} ({})",
+        100.0 * test_accuracy,
+        test_set.len(),
+        ms_per_step,
+        summary.adapter.name,
+        summary.adapter.backend
+    );
+    Ok(summary)
+}
+
+/// Opens a checkpoint written by [`save_models`] and fills `named` (a model's
+/// `named_tensors()`) from it; a foreign file, a missing tensor or a wrong shape is an error.
+pub fn load_into(gpu: &Gpu, path: &Path, named: &[NamedTensor<'_>]) -> Result<report::Checkpoint> {
+    let checkpoint = report::load_checkpoint(path)?;
+    let meta = |key: &str| checkpoint.metadata.get(key).map(String::as_str);
+    if meta("format") != Some(CHECKPOINT_FORMAT) {
+        return Err(Error::Checkpoint {
+            path: path.to_path_buf(),
+            reason: "it is a safetensors file, but not one sgan-gpu wrote".to_string(),
+        });
+    }
+    if meta("version") != Some(CHECKPOINT_VERSION) {
+        return Err(Error::Checkpoint {
+            path: path.to_path_buf(),
+            reason: format!(
+                "its layout version is {:?}, this sgan-gpu reads version {CHECKPOINT_VERSION}",
+                meta("version")
+            ),
+        });
+    }
+    model::load_named(gpu, named, |name, shape| {
+        Ok(checkpoint.get(name, shape)?.to_vec())
+    })?;
+    Ok(checkpoint)
+}
+
+/// Test accuracy of the discriminator in `checkpoint` on the test set in `data_dir`.
+pub fn evaluate(checkpoint: &Path, data_dir: &Path, gpu_options: &GpuOptions) -> Result<f64> {
+    let mnist = Mnist::load(data_dir)?;
+    let gpu = Gpu::new(gpu_options)?;
+    // Inference mixes no rows, so any batch size gives the same logits; 100 divides 10,000.
+    let trunk = Discriminator::new(&gpu, 100, 0)?;
+    load_into(&gpu, checkpoint, &trunk.named_tensors())?;
+    let test_set = upload(&gpu, "test", &mnist.test, None)?;
+    let images = Tensor::zeros(&gpu, "eval.images", &[100, 28, 28, 1]);
+    Evaluator::new(&gpu, &trunk, &test_set, &images)?.accuracy(&gpu)
+}
+
+/// Writes a grid of `count` new digits from the generator in `checkpoint` to `png`.
+pub fn sample(
+    checkpoint: &Path,
+    png: &Path,
+    count: usize,
+    seed: u64,
+    gpu_options: &GpuOptions,
+) -> Result<PathBuf> {
+    if count == 0 {
+        return Err(Error::InvalidConfig {
+            message: "--count must be at least 1".to_string(),
+        });
+    }
+    let gpu = Gpu::new(gpu_options)?;
+    let generator = Generator::new(&gpu, count)?;
+    load_into(&gpu, checkpoint, &generator.named_tensors())?;
+    let z = Tensor::zeros(&gpu, "sample.z", &[count, Z_DIM]);
+    let images = Tensor::zeros(&gpu, "sample.images", &[count, 28, 28, 1]);
+    let mut dispatches = vec![normal_noise(
+        &gpu,
+        &z,
+        NoiseParams::new(&z, seed as u32, 0),
+    )?];
+    dispatches.extend(generator.forward(&gpu, &z, &images, false)?);
+    gpu.run(&dispatches.iter().collect::<Vec<_>>())?;
+    let columns = (count as f64).sqrt().ceil() as usize;
+    report::save_digit_grid(png, &images.read(&gpu)?, count, 28, 28, columns)?;
+    Ok(png.to_path_buf())
 }

@@ -195,3 +195,91 @@ fn supervised_training_on_100_labels_learns() {
         "accuracy {accuracy} after 120 supervised steps"
     );
 }
+
+/// Logits of `trunk` in inference mode on the first B test images.
+fn inference_logits(gpu: &Gpu, trunk: &sgan_gpu::model::Discriminator) -> Vec<f32> {
+    use sgan_gpu::model::TrunkMode;
+    let test = &mnist().test;
+    let (batch, pixels) = (trunk.batch, test.rows * test.cols);
+    let images: Vec<f32> = test.images[..batch * pixels]
+        .iter()
+        .map(|&p| (p as f32 - 127.5) / 127.5)
+        .collect();
+    let input = Tensor::from_slice(gpu, "images", &[batch, 28, 28, 1], &images).unwrap();
+    let forward = trunk.forward(gpu, &input, TrunkMode::Inference).unwrap();
+    gpu.run(&forward.dispatches.iter().collect::<Vec<_>>())
+        .unwrap();
+    trunk.logits.read(gpu).unwrap()
+}
+
+#[test]
+fn checkpoint_round_trip_gives_bit_identical_logits_and_images() {
+    use sgan_gpu::model::{Discriminator, Generator};
+    use sgan_gpu::run::{load_into, save_models};
+    let gpu = gpu_or_skip!();
+    let config = config(Mode::Sgan, 11);
+    let mut trainer = Trainer::new(gpu, &config, train_set(gpu, &config)).unwrap();
+    trainer.step().unwrap();
+
+    let dir = std::env::temp_dir().join(format!("sgan-gpu-checkpoint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("checkpoint.safetensors");
+    let metadata = Default::default();
+    save_models(
+        gpu,
+        &path,
+        &trainer.generator,
+        &trainer.discriminator,
+        &metadata,
+    )
+    .unwrap();
+
+    let trunk = Discriminator::new(gpu, config.batch, 0).unwrap();
+    let generator = Generator::new(gpu, config.batch).unwrap();
+    load_into(gpu, &path, &trunk.named_tensors()).unwrap();
+    load_into(gpu, &path, &generator.named_tensors()).unwrap();
+    assert_eq!(
+        inference_logits(gpu, &trunk),
+        inference_logits(gpu, &trainer.discriminator)
+    );
+    for (loaded, trained) in generator
+        .named_tensors()
+        .iter()
+        .zip(trainer.generator.named_tensors())
+    {
+        assert_eq!(loaded.name, trained.name);
+        assert_eq!(
+            loaded.tensor.read(gpu).unwrap(),
+            trained.tensor.read(gpu).unwrap()
+        );
+    }
+
+    // A safetensors file sgan-gpu did not write is refused, and so is one lacking a tensor.
+    let foreign = dir.join("foreign.safetensors");
+    let tensor = sgan_gpu::report::NamedTensor {
+        name: "discriminator.dense.bias".into(),
+        shape: vec![10],
+        data: vec![0.0; 10],
+    };
+    sgan_gpu::report::save_checkpoint(&foreign, &[tensor], &metadata).unwrap();
+    let error = load_into(gpu, &foreign, &trunk.named_tensors()).unwrap_err();
+    assert!(
+        error.to_string().contains("not one sgan-gpu wrote"),
+        "{error}"
+    );
+    let mut marked = std::collections::BTreeMap::new();
+    marked.insert("format".to_string(), "sgan-gpu".to_string());
+    marked.insert("version".to_string(), "1".to_string());
+    let tensor = sgan_gpu::report::NamedTensor {
+        name: "discriminator.dense.bias".into(),
+        shape: vec![10],
+        data: vec![0.0; 10],
+    };
+    sgan_gpu::report::save_checkpoint(&foreign, &[tensor], &marked).unwrap();
+    let error = load_into(gpu, &foreign, &trunk.named_tensors()).unwrap_err();
+    assert!(
+        error.to_string().contains("discriminator.conv_1.kernel"),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
