@@ -124,10 +124,17 @@ pub fn save_models(
 ) -> Result<()> {
     let mut named = generator.named_tensors();
     named.extend(trunk.named_tensors());
-    let tensors: Vec<report::NamedTensor> = model::read_named(gpu, &named)?
-        .into_iter()
-        .map(|(name, shape, data)| report::NamedTensor { name, shape, data })
-        .collect();
+    let tensors = named
+        .iter()
+        .map(|entry| {
+            let (name, shape) = (entry.name.clone(), entry.tensor.shape().to_vec());
+            Ok(report::NamedTensor {
+                name,
+                shape,
+                data: entry.tensor.read(gpu)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut metadata = metadata.clone();
     metadata.insert("format".to_string(), CHECKPOINT_FORMAT.to_string());
     metadata.insert("version".to_string(), CHECKPOINT_VERSION.to_string());

@@ -64,20 +64,3 @@ pub fn load_named(
     }
     Ok(())
 }
-
-/// Reads every tensor of `named` back, with its name and shape, e.g. for a checkpoint.
-pub fn read_named(
-    gpu: &Gpu,
-    named: &[NamedTensor<'_>],
-) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
-    named
-        .iter()
-        .map(|entry| {
-            Ok((
-                entry.name.clone(),
-                entry.tensor.shape().to_vec(),
-                entry.tensor.read(gpu)?,
-            ))
-        })
-        .collect()
-}
