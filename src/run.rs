@@ -160,8 +160,8 @@ pub fn train(config: &Config, gpu_options: &GpuOptions) -> Result<Summary> {
     let train_set = upload(&gpu, "train", &mnist.train, Some(&order))?;
     let test_set = upload(&gpu, "test", &mnist.test, None)?;
     println!(
-        "sgan-gpu: {:?}, {} steps of batch {}, {} labels, seed {}, on {} ({}), writing to {}",
-        config.mode,
+        "sgan-gpu: {}, {} steps of batch {}, {} labels, seed {}, on {} ({}), writing to {}",
+        mode_name(config.mode),
         config.steps(),
         config.batch,
         config.num_labeled,
