@@ -261,7 +261,7 @@ fn checkpoint_round_trip_gives_bit_identical_logits_and_images() {
         shape: vec![10],
         data: vec![0.0; 10],
     };
-    sgan_gpu::report::save_checkpoint(&foreign, &[tensor], &metadata).unwrap();
+    sgan_gpu::report::save_checkpoint(&foreign, std::slice::from_ref(&tensor), &metadata).unwrap();
     let error = load_into(gpu, &foreign, &trunk.named_tensors()).unwrap_err();
     assert!(
         error.to_string().contains("not one sgan-gpu wrote"),
@@ -270,11 +270,6 @@ fn checkpoint_round_trip_gives_bit_identical_logits_and_images() {
     let mut marked = std::collections::BTreeMap::new();
     marked.insert("format".to_string(), "sgan-gpu".to_string());
     marked.insert("version".to_string(), "1".to_string());
-    let tensor = sgan_gpu::report::NamedTensor {
-        name: "discriminator.dense.bias".into(),
-        shape: vec![10],
-        data: vec![0.0; 10],
-    };
     sgan_gpu::report::save_checkpoint(&foreign, &[tensor], &marked).unwrap();
     let error = load_into(gpu, &foreign, &trunk.named_tensors()).unwrap_err();
     assert!(
