@@ -73,10 +73,13 @@ pub enum Error {
     MnistCorrupt { path: PathBuf, reason: String },
 
     #[error(
-        "training diverged at iteration {iteration}: a loss is not finite ({metrics}). Try \
-         another --seed; report it if it recurs"
+        "training diverged at iteration {iteration}: {what}. The last state checkpoint \
+         written before it is kept; try another --seed, and report it if it recurs"
     )]
-    Diverged { iteration: usize, metrics: String },
+    Diverged { iteration: usize, what: String },
+
+    #[error("interrupted at iteration {iteration}; resume with: sgan-gpu train --resume {dir}")]
+    Interrupted { iteration: usize, dir: PathBuf },
 
     #[error("invalid configuration: {message}")]
     InvalidConfig { message: String },

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Parser, Subcommand};
 use sgan_gpu::data::mnist;
@@ -105,6 +106,14 @@ struct TrainArgs {
     /// Print the interval line (and write metrics and samples) every this many iterations
     #[arg(long, default_value_t = 800)]
     report_every: usize,
+    /// Write the training state (state.safetensors) every this many iterations (default: the
+    /// report interval)
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
+    /// Continue the interrupted run in DIR from its state.safetensors, with its configuration
+    /// (the other training flags are ignored)
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Folder with the four MNIST IDX files, gzip or raw (default: the bundled copy)
@@ -137,6 +146,7 @@ impl TrainArgs {
             num_labeled: self.num_labeled,
             balanced: self.balanced,
             report_every: self.report_every,
+            checkpoint_every: self.checkpoint_every,
             seed: self.seed,
             schedule: self.epochs.map_or(Schedule::Iterations, Schedule::Epochs),
             data_dir: self.data.clone().unwrap_or_else(mnist::default_dir),
@@ -148,8 +158,39 @@ impl TrainArgs {
     }
 }
 
+/// Set by Ctrl-C or SIGTERM: the run stops after the iteration in flight.
+static INTERRUPT: AtomicBool = AtomicBool::new(false);
+
+/// Exit code of a run stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Routes Ctrl-C and SIGTERM to [`INTERRUPT`]; a second one ends the process at once.
+fn catch_interrupts() {
+    let installed = ctrlc::set_handler(|| {
+        if INTERRUPT.swap(true, Ordering::SeqCst) {
+            std::process::exit(EXIT_INTERRUPTED.into());
+        }
+        eprintln!("\nstopping after this iteration to write the state (again to quit at once)");
+    });
+    if let Err(error) = installed {
+        log::warn!("Ctrl-C will not save the run: {error}");
+    }
+}
+
+fn controls() -> run::Controls<'static> {
+    run::Controls {
+        interrupt: Some(&INTERRUPT),
+        after_step: None,
+    }
+}
+
 fn train(args: &TrainArgs) -> sgan_gpu::Result<()> {
-    run::train(&args.config(), &args.device.options()).map(|_| ())
+    let gpu = gpu::Gpu::new(&args.device.options())?;
+    let start = match &args.resume {
+        Some(dir) => run::Start::Resume(dir.clone()),
+        None => run::Start::Fresh(args.config()),
+    };
+    run::train_with(&gpu, start, controls()).map(|_| ())
 }
 
 /// Both modes with one seed, side by side as the published table has them.
@@ -169,9 +210,9 @@ fn compare(args: &TrainArgs, baseline_epochs: Option<usize>) -> sgan_gpu::Result
         out_dir: base.join("supervised"),
         ..args.config()
     };
-    let options = args.device.options();
-    let sgan = run::train(&sgan, &options)?;
-    let baseline = run::train(&baseline, &options)?;
+    let gpu = gpu::Gpu::new(&args.device.options())?;
+    let sgan = run::train_with(&gpu, run::Start::Fresh(sgan), controls())?;
+    let baseline = run::train_with(&gpu, run::Start::Fresh(baseline), controls())?;
     println!(
         "\n{:<28} {:>13} {:>7} {:>12}",
         "classifier", "test accuracy", "steps", "ms per step"
@@ -212,6 +253,9 @@ fn info(device: &DeviceArgs) -> sgan_gpu::Result<()> {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Train(_) | Command::Compare { .. }) {
+        catch_interrupts();
+    }
     let result = match &cli.command {
         Command::Info { device } => info(device),
         Command::Train(args) => train(args),
@@ -244,6 +288,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error @ sgan_gpu::Error::Interrupted { .. }) => {
+            eprintln!("{error}");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
         Err(error) => {
             eprintln!("error: {error}");
             let mut source = std::error::Error::source(&error);

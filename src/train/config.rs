@@ -38,6 +38,10 @@ pub struct Config {
     pub balanced: bool,
     /// Report (interval line, metrics row, sample grid) every this many iterations.
     pub report_every: usize,
+    /// Write the training state (`state.safetensors`) every this many iterations; `None`
+    /// means at every report.
+    #[serde(default)]
+    pub checkpoint_every: Option<usize>,
     /// Seeds initialisation, minibatch draws, noise and dropout. Only its low 32 bits reach
     /// the GPU generator.
     pub seed: u64,
@@ -55,6 +59,7 @@ impl Default for Config {
             num_labeled: 100,
             balanced: false,
             report_every: 800,
+            checkpoint_every: None,
             seed: 0,
             schedule: Schedule::Iterations,
             data_dir: crate::data::mnist::default_dir(),
@@ -74,6 +79,11 @@ impl Config {
         }
     }
 
+    /// Iterations between two writes of the training state.
+    pub fn checkpoint_interval(&self) -> usize {
+        self.checkpoint_every.unwrap_or(self.report_every)
+    }
+
     /// Rejects settings no run can use, saying which flag to change.
     pub fn validate(&self, training_images: usize) -> Result<()> {
         let invalid = |message: String| Err(Error::InvalidConfig { message });
@@ -85,6 +95,9 @@ impl Config {
         }
         if self.report_every == 0 {
             return invalid("--report-every must be at least 1".to_string());
+        }
+        if self.checkpoint_every == Some(0) {
+            return invalid("--checkpoint-every must be at least 1".to_string());
         }
         if self.num_labeled == 0 || self.num_labeled >= training_images {
             return invalid(format!(

@@ -7,7 +7,7 @@ mod trainer;
 
 pub use config::{Config, Mode, Schedule};
 pub use eval::Evaluator;
-pub use trainer::{Phase, StepMetrics, Trainer};
+pub use trainer::{Phase, StateTensor, StepMetrics, Trainer, TrainingState};
 
 use crate::error::{Error, Result};
 

@@ -12,7 +12,9 @@ use crate::layers::gan_head::GanHead;
 use crate::layers::gather::GpuDataset;
 use crate::layers::random::{normal_noise, random_indices, IndexParams, NoiseParams};
 use crate::layers::softmax_xent::SoftmaxXent;
-use crate::model::{Discriminator, Generator, TrunkForward, TrunkMode, CLASSES, Z_DIM};
+use crate::model::{
+    Discriminator, Generator, NamedTensor, TrunkForward, TrunkMode, CLASSES, Z_DIM,
+};
 
 /// Streams of the GPU generator, one per kind of draw, so no two draws share numbers.
 mod stream {
@@ -85,6 +87,20 @@ impl Recording {
         }
         self.dispatches.extend(forward.dispatches);
     }
+}
+
+/// One tensor of a [`TrainingState`], in row-major order.
+pub type StateTensor = crate::report::NamedTensor;
+
+/// Everything a run needs to continue as if it had never stopped, as plain CPU data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainingState {
+    /// Every tensor of [`Trainer::state_tensors`], under its name.
+    pub tensors: Vec<StateTensor>,
+    /// Steps taken by the supervised, unsupervised and generator Adam states.
+    pub adam_steps: [u32; 3],
+    /// Iterations done; every random draw is a function of the seed and this count.
+    pub steps_done: usize,
 }
 
 /// Losses and accuracy of the latest iteration, as read back at a report.
@@ -190,6 +206,119 @@ impl<'g> Trainer<'g> {
 
     pub fn steps_done(&self) -> usize {
         self.steps_done
+    }
+
+    /// The device the trainer runs on.
+    pub fn gpu(&self) -> &'g Gpu {
+        self.gpu
+    }
+
+    /// Every tensor a resumed run needs, by name: both models' parameters and running
+    /// statistics (their checkpoint names) and every Adam moment, named after its optimizer,
+    /// the moment and the parameter it belongs to, e.g.
+    /// `adam.supervised.m.discriminator.conv_1.kernel`.
+    pub fn state_tensors(&self) -> Result<Vec<NamedTensor<'_>>> {
+        let mut named = self.generator.named_tensors();
+        named.extend(self.discriminator.named_tensors());
+        let name_of = |param: &Tensor| {
+            named
+                .iter()
+                .find(|entry| std::ptr::eq(entry.tensor, param))
+                .map(|entry| entry.name.clone())
+                .ok_or_else(|| Error::InvalidArgument {
+                    op: "Trainer::state_tensors".to_string(),
+                    message: format!("parameter `{}` has no checkpoint name", param.label()),
+                })
+        };
+        let trunk_params = self.discriminator.parameters();
+        let optimizers = [
+            ("supervised", &self.adam_supervised, &trunk_params),
+            ("unsupervised", &self.adam_unsupervised, &trunk_params),
+            (
+                "generator",
+                &self.adam_generator,
+                &self.generator.parameters(),
+            ),
+        ];
+        let mut moments = Vec::new();
+        for (label, adam, params) in optimizers {
+            for (kind, tensors) in [("m", &adam.m), ("v", &adam.v)] {
+                for (param, tensor) in params.iter().zip(tensors) {
+                    let name = format!("adam.{label}.{kind}.{}", name_of(param)?);
+                    moments.push(NamedTensor { name, tensor });
+                }
+            }
+        }
+        named.extend(moments);
+        Ok(named)
+    }
+
+    /// Reads the whole training state back from the GPU (waits for it).
+    pub fn save_state(&self) -> Result<TrainingState> {
+        let tensors = self
+            .state_tensors()?
+            .iter()
+            .map(|entry| {
+                Ok(StateTensor {
+                    name: entry.name.clone(),
+                    shape: entry.tensor.shape().to_vec(),
+                    data: entry.tensor.read(self.gpu)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(TrainingState {
+            tensors,
+            adam_steps: [
+                self.adam_supervised.steps_taken(self.gpu)?,
+                self.adam_unsupervised.steps_taken(self.gpu)?,
+                self.adam_generator.steps_taken(self.gpu)?,
+            ],
+            steps_done: self.steps_done,
+        })
+    }
+
+    /// Puts a state from [`Trainer::save_state`] back, so that the next [`Trainer::step`]
+    /// continues the saved run exactly: every tensor, the Adam step counts, the iteration
+    /// count (which is also the random generators' state), and the epoch schedule's shuffle.
+    /// A tensor the state lacks or shapes differently is an error naming it; nothing is
+    /// written to the GPU then.
+    pub fn restore_state(&mut self, state: &TrainingState) -> Result<()> {
+        let op = || "Trainer::restore_state".to_string();
+        let named = self.state_tensors()?;
+        let mut sources = Vec::with_capacity(named.len());
+        for entry in &named {
+            let Some(saved) = state.tensors.iter().find(|t| t.name == entry.name) else {
+                return Err(Error::InvalidArgument {
+                    op: op(),
+                    message: format!(
+                        "the state has no tensor `{}`: it was written by another model",
+                        entry.name
+                    ),
+                });
+            };
+            if saved.shape != entry.tensor.shape() || saved.data.len() != entry.tensor.len() {
+                return Err(Error::ShapeMismatch {
+                    op: op(),
+                    expected: format!("`{}` of shape {:?}", entry.name, entry.tensor.shape()),
+                    got: format!("{:?} (a differently configured model)", saved.shape),
+                });
+            }
+            sources.push(&saved.data);
+        }
+        for (entry, data) in named.iter().zip(sources) {
+            entry.tensor.write(self.gpu, data)?;
+        }
+        let [supervised, unsupervised, generator] = state.adam_steps;
+        self.adam_supervised.set_steps_taken(self.gpu, supervised)?;
+        self.adam_unsupervised
+            .set_steps_taken(self.gpu, unsupervised)?;
+        self.adam_generator.set_steps_taken(self.gpu, generator)?;
+        self.steps_done = state.steps_done;
+        // `next_epoch_batch` shuffles only at an epoch's first step; mid-epoch, rebuild the
+        // order the interrupted run was using.
+        let per_epoch = self.config.num_labeled.div_ceil(self.config.batch);
+        self.epoch_order = epoch_shuffle(&self.config, self.steps_done / per_epoch);
+        Ok(())
     }
 
     /// Records the phases of one iteration (or, for the baseline, one supervised step).
@@ -338,15 +467,11 @@ impl<'g> Trainer<'g> {
     /// same shuffle, since every step runs at the fixed batch size (Keras would run a smaller
     /// last batch: 4 images for 100 labels at batch 32).
     fn next_epoch_batch(&mut self) -> Vec<u32> {
-        use rand::seq::SliceRandom;
-        use rand::SeedableRng;
         let (labeled, batch) = (self.config.num_labeled, self.config.batch);
         let per_epoch = labeled.div_ceil(batch);
         let (epoch, within) = (self.steps_done / per_epoch, self.steps_done % per_epoch);
         if within == 0 {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(self.config.seed ^ epoch as u64);
-            self.epoch_order = (0..labeled as u32).collect();
-            self.epoch_order.shuffle(&mut rng);
+            self.epoch_order = epoch_shuffle(&self.config, epoch);
         }
         (0..batch)
             .map(|i| self.epoch_order[(within * batch + i) % labeled])
@@ -356,29 +481,36 @@ impl<'g> Trainer<'g> {
     /// Reads back the losses and accuracy of the latest iteration (waits for the GPU).
     pub fn metrics(&self) -> Result<StepMetrics> {
         let (supervised_loss, supervised_accuracy) = self.supervised_head.read_stats(self.gpu)?;
-        let (unsupervised_loss, generator_loss) = match self.config.mode {
-            Mode::Supervised => (None, None),
-            Mode::Sgan => {
-                let real = self.real_head.stats.read(self.gpu)?[0];
-                let fake = self.fake_head.stats.read(self.gpu)?[0];
-                let generated = self.generator_head.stats.read(self.gpu)?[0];
-                (Some(0.5 * (real + fake)), Some(generated))
-            }
+        let (real, fake, generated) = match self.config.mode {
+            Mode::Supervised => (None, None, None),
+            Mode::Sgan => (
+                Some(self.real_head.stats.read(self.gpu)?[0]),
+                Some(self.fake_head.stats.read(self.gpu)?[0]),
+                Some(self.generator_head.stats.read(self.gpu)?[0]),
+            ),
         };
+        let unsupervised_loss = real.zip(fake).map(|(real, fake)| 0.5 * (real + fake));
+        let generator_loss = generated;
         let metrics = StepMetrics {
             supervised_loss,
             supervised_accuracy,
             unsupervised_loss,
             generator_loss,
         };
-        let finite = [Some(supervised_loss), unsupervised_loss, generator_loss]
+        // The first phase whose loss is not finite is the one the message names.
+        let losses = [
+            ("supervised", Some(supervised_loss)),
+            ("unsupervised real", real),
+            ("unsupervised fake", fake),
+            ("generator", generated),
+        ];
+        if let Some((phase, loss)) = losses
             .iter()
-            .flatten()
-            .all(|v| v.is_finite());
-        if !finite {
+            .find_map(|(phase, loss)| loss.filter(|v| !v.is_finite()).map(|v| (phase, v)))
+        {
             return Err(Error::Diverged {
                 iteration: self.steps_done,
-                metrics: format!("{metrics:?}"),
+                what: format!("the {phase} phase's loss is {loss} ({metrics:?})"),
             });
         }
         Ok(metrics)
@@ -390,4 +522,15 @@ impl<'g> Trainer<'g> {
         self.gpu.run(&self.sample.iter().collect::<Vec<_>>())?;
         self.images.read(self.gpu)
     }
+}
+
+/// The labelled set's order in `epoch` of the epoch schedule: a fresh shuffle per epoch, a
+/// function of the seed and the epoch alone, so a resumed run can rebuild it mid-epoch.
+fn epoch_shuffle(config: &Config, epoch: usize) -> Vec<u32> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed ^ epoch as u64);
+    let mut order: Vec<u32> = (0..config.num_labeled as u32).collect();
+    order.shuffle(&mut rng);
+    order
 }

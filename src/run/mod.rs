@@ -6,10 +6,12 @@
 //! - `samples/iteration_NNNNNN.png`: generated digits at each report (SGAN only);
 //! - `losses.png`: the loss curves;
 //! - `summary.json`: test accuracy, time per step, adapter;
-//! - `checkpoint.safetensors`: every parameter and running statistic under Keras-style names.
+//! - `checkpoint.safetensors`: every parameter and running statistic under Keras-style names;
+//! - `state.safetensors`: the whole training state, to resume from (see [`state`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -23,9 +25,12 @@ use crate::model::{self, Discriminator, Generator, NamedTensor, Z_DIM};
 use crate::report::{self, MetricsRow};
 use crate::train::{labeled_first, Config, Evaluator, Mode, Trainer};
 
+pub mod state;
+pub use state::{load_state, save_state, SavedState, STATE_FILE};
+
 /// Identifies sgan-gpu checkpoints in their metadata, with the version of their layout.
-const CHECKPOINT_FORMAT: &str = "sgan-gpu";
-const CHECKPOINT_VERSION: &str = "1";
+pub(crate) const CHECKPOINT_FORMAT: &str = "sgan-gpu";
+pub(crate) const CHECKPOINT_VERSION: &str = "1";
 
 /// The adapter a run used, as its files record it.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -141,46 +146,116 @@ pub fn save_models(
     report::save_checkpoint(path, &tensors, &metadata)
 }
 
+/// Where a run starts.
+#[derive(Clone, Debug)]
+pub enum Start {
+    /// A new run with this configuration, into a new or empty folder.
+    Fresh(Config),
+    /// The run whose `state.safetensors` lies in this folder, continued in the same folder
+    /// with the configuration recorded in the state.
+    Resume(PathBuf),
+}
+
+/// What can end a run early besides an error. The default stops nothing.
+#[derive(Default)]
+pub struct Controls<'a> {
+    /// Once set (by a Ctrl-C handler, say), the run finishes the iteration in flight, writes
+    /// its state and returns [`Error::Interrupted`].
+    pub interrupt: Option<&'a AtomicBool>,
+    /// Called after every iteration with the trainer, before the flag is looked at: lets a
+    /// test set the flag or tamper with a tensor at a chosen iteration.
+    pub after_step: Option<&'a mut dyn FnMut(&Trainer)>,
+}
+
 /// Trains with `config` on the adapter `gpu_options` selects, and writes the run's files.
 pub fn train(config: &Config, gpu_options: &GpuOptions) -> Result<Summary> {
+    let gpu = Gpu::new(gpu_options)?;
+    train_with(&gpu, Start::Fresh(config.clone()), Controls::default())
+}
+
+/// Trains on `gpu` from `start`, writing the run's files and, every
+/// `config.checkpoint_interval()` iterations, at the end and when interrupted, its training
+/// state. A diverged run (a loss or a tensor not finite) stops with [`Error::Diverged`] and
+/// leaves the last good state in place; an interrupted one stops with [`Error::Interrupted`].
+pub fn train_with(gpu: &Gpu, start: Start, mut controls: Controls<'_>) -> Result<Summary> {
+    let (config, resumed) = match start {
+        Start::Fresh(config) => (config, None),
+        Start::Resume(dir) => {
+            let saved = load_state(&dir.join(STATE_FILE))?;
+            let config = Config {
+                out_dir: dir,
+                ..saved.config.clone()
+            };
+            (config, Some(saved))
+        }
+    };
+    let config = &config;
     let mnist = Mnist::load(&config.data_dir)?;
     config.validate(mnist.train.len())?;
-    prepare_out_dir(&config.out_dir)?;
-    let gpu = Gpu::new(gpu_options)?;
-    let adapter = AdapterRecord::of(&gpu);
+    let adapter = AdapterRecord::of(gpu);
     let out = |name: &str| config.out_dir.join(name);
-    report::write_json(
-        out("config.json"),
-        &serde_json::json!({
-            "config": config, "adapter": adapter,
-        }),
-    )?;
+    if resumed.is_none() {
+        prepare_out_dir(&config.out_dir)?;
+        report::write_json(
+            out("config.json"),
+            &serde_json::json!({
+                "config": config, "adapter": adapter,
+            }),
+        )?;
+    }
 
     let order = labeled_first(&mnist.train.labels, config.num_labeled, config.balanced)?;
-    let train_set = upload(&gpu, "train", &mnist.train, Some(&order))?;
-    let test_set = upload(&gpu, "test", &mnist.test, None)?;
+    let train_set = upload(gpu, "train", &mnist.train, Some(&order))?;
+    let test_set = upload(gpu, "test", &mnist.test, None)?;
+    let mut trainer = Trainer::new(gpu, config, train_set)?;
+    let mut rows = Vec::new();
+    if let Some(saved) = &resumed {
+        trainer
+            .restore_state(&saved.state)
+            .map_err(|e| Error::Checkpoint {
+                path: out(STATE_FILE),
+                reason: format!("does not fit this model: {e}"),
+            })?;
+        rows = saved.rows.clone();
+    }
+    let steps = config.steps();
+    let first_step = trainer.steps_done();
     println!(
-        "sgan-gpu: {}, {} steps of batch {}, {} labels, seed {}, on {} ({}), writing to {}",
+        "sgan-gpu: {}, {} steps of batch {}, {} labels, seed {}, on {} ({}), {} {}",
         mode_name(config.mode),
-        config.steps(),
+        steps,
         config.batch,
         config.num_labeled,
         config.seed,
         adapter.name,
         adapter.backend,
+        if resumed.is_some() {
+            format!("resuming after iteration {first_step} in")
+        } else {
+            "writing to".to_string()
+        },
         config.out_dir.display()
     );
 
-    // Train, reporting every `report_every` steps and at the end.
-    let mut trainer = Trainer::new(&gpu, config, train_set)?;
-    let steps = config.steps();
+    // Train, reporting every `report_every` steps and at the end, and writing the state every
+    // `checkpoint_interval()` steps, at the end and when interrupted.
     let bar = progress_bar(steps);
-    let mut rows = Vec::new();
+    bar.set_position(first_step as u64);
+    let (checkpoint_every, seconds_before) = (
+        config.checkpoint_interval(),
+        rows.last().map_or(0.0, |r: &MetricsRow| r.seconds),
+    );
     let started = Instant::now();
     while trainer.steps_done() < steps {
         trainer.step()?;
         bar.inc(1);
+        if let Some(hook) = controls.after_step.as_mut() {
+            hook(&trainer);
+        }
         let done = trainer.steps_done();
+        let interrupted = controls
+            .interrupt
+            .is_some_and(|flag| flag.load(Ordering::SeqCst));
         if done % config.report_every == 0 || done == steps {
             let m = trainer.metrics()?;
             let row = MetricsRow {
@@ -189,7 +264,7 @@ pub fn train(config: &Config, gpu_options: &GpuOptions) -> Result<Summary> {
                 supervised_accuracy: m.supervised_accuracy,
                 unsupervised_loss: m.unsupervised_loss,
                 generator_loss: m.generator_loss,
-                seconds: started.elapsed().as_secs_f64(),
+                seconds: seconds_before + started.elapsed().as_secs_f64(),
             };
             let line = report::format_interval_line(&row, steps);
             // A hidden bar (no terminal) swallows println, so print plainly there.
@@ -206,14 +281,27 @@ pub fn train(config: &Config, gpu_options: &GpuOptions) -> Result<Summary> {
                 report::save_digit_grid(path, &images, config.batch, 28, 28, 8)?;
             }
         }
+        if done % checkpoint_every == 0 || done == steps || interrupted {
+            // The losses are checked first, so a diverged state never replaces a good one.
+            trainer.metrics()?;
+            save_state(&out(STATE_FILE), config, &rows, &trainer.save_state()?)?;
+        }
+        if interrupted && done < steps {
+            bar.abandon();
+            return Err(Error::Interrupted {
+                iteration: done,
+                dir: config.out_dir.clone(),
+            });
+        }
     }
     gpu.wait()?;
     bar.finish_and_clear();
-    let ms_per_step = started.elapsed().as_secs_f64() * 1e3 / steps as f64;
+    let steps_run = (steps - first_step).max(1);
+    let ms_per_step = started.elapsed().as_secs_f64() * 1e3 / steps_run as f64;
 
     // Evaluate, then write what the run leaves behind.
-    let evaluator = Evaluator::new(&gpu, &trainer.discriminator, &test_set, trainer.images())?;
-    let test_accuracy = evaluator.accuracy(&gpu)?;
+    let evaluator = Evaluator::new(gpu, &trainer.discriminator, &test_set, trainer.images())?;
+    let test_accuracy = evaluator.accuracy(gpu)?;
     let summary = Summary {
         mode: config.mode,
         seed: config.seed,
@@ -238,7 +326,7 @@ pub fn train(config: &Config, gpu_options: &GpuOptions) -> Result<Summary> {
     ]);
     let checkpoint = out("checkpoint.safetensors");
     save_models(
-        &gpu,
+        gpu,
         &checkpoint,
         &trainer.generator,
         &trainer.discriminator,
