@@ -114,7 +114,14 @@ fn tensor_bits(tensors: &[NamedTensor]) -> Vec<(String, Vec<usize>, Vec<u32>)> {
 
 /// Runs `config` in one go and again interrupted after `stop_after` and resumed, and asserts
 /// that both end bit for bit alike: metrics rows, final weights, Adam moments and counts.
-fn assert_resume_is_exact(name: &str, mode: Mode, schedule: Schedule, stop_after: usize) {
+/// With `negative_control`, also that a resume with the Adam counts lost ends elsewhere.
+fn assert_resume_is_exact(
+    name: &str,
+    mode: Mode,
+    schedule: Schedule,
+    stop_after: usize,
+    negative_control: bool,
+) {
     let base = scratch(name);
     let whole = Config {
         schedule,
@@ -188,12 +195,34 @@ fn assert_resume_is_exact(name: &str, mode: Mode, schedule: Schedule, stop_after
         bits_whole.len(),
         csv_whole.len()
     );
+    if !negative_control {
+        return;
+    }
+
+    // Negative control: the same interrupted state with its Adam step counts zeroed (as a
+    // resume that forgot them would leave them) must end elsewhere.
+    let tampered = Config {
+        out_dir: base.join("tampered"),
+        ..whole.clone()
+    };
+    std::fs::create_dir_all(&tampered.out_dir).unwrap();
+    let forgetful = TrainingState {
+        adam_steps: [0; 3],
+        ..saved.state.clone()
+    };
+    let path = tampered.out_dir.join(STATE_FILE);
+    run::save_state(&path, &saved.config, &saved.rows, &forgetful).unwrap();
+    run(Start::Resume(tampered.out_dir.clone()), None).unwrap();
+    assert!(
+        weights(&whole) != weights(&tampered),
+        "a resume without the Adam step counts must not match"
+    );
 }
 
 #[test]
 fn sgan_interrupted_and_resumed_matches_one_uninterrupted_run_bit_for_bit() {
     gpu_or_skip!();
-    assert_resume_is_exact("sgan", Mode::Sgan, Schedule::Iterations, 2);
+    assert_resume_is_exact("sgan", Mode::Sgan, Schedule::Iterations, 2, false);
 }
 
 /// 100 labels at batch 32 are 4 steps per epoch: stopping after 5 resumes inside the second
@@ -201,7 +230,7 @@ fn sgan_interrupted_and_resumed_matches_one_uninterrupted_run_bit_for_bit() {
 #[test]
 fn supervised_epoch_schedule_resumed_mid_epoch_matches_one_run_bit_for_bit() {
     gpu_or_skip!();
-    assert_resume_is_exact("epochs", Mode::Supervised, Schedule::Epochs(2), 5);
+    assert_resume_is_exact("epochs", Mode::Supervised, Schedule::Epochs(2), 5, true);
 }
 
 /// A NaN written into a trunk weight after iteration 3 makes iteration 4's supervised loss NaN:
