@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use sgan_gpu::data::mnist::{default_dir, Mnist, Split};
+use sgan_gpu::gpu::Gpu;
 use sgan_gpu::layers::gather::GpuDataset;
 use sgan_gpu::report::{self, MetricsRow, NamedTensor};
 use sgan_gpu::run::{self, Controls, Start, STATE_FILE};
@@ -370,12 +371,8 @@ fn state_files_round_trip_and_damaged_truncated_foreign_or_other_versions_are_re
     assert_eq!(std::fs::read(&good).unwrap(), before);
 }
 
-/// A state from another model (a tensor missing, or shaped for another architecture) is
-/// refused by name before anything reaches the GPU.
-#[test]
-fn restoring_a_state_from_another_model_names_the_tensor() {
-    let gpu = gpu_or_skip!();
-    let config = config(Mode::Supervised, 1, scratch("mismatch"));
+/// A trainer on the small MNIST, outside any run.
+fn trainer<'g>(gpu: &'g Gpu, config: &Config) -> Trainer<'g> {
     let mnist = Mnist::load(&config.data_dir).unwrap();
     let order = labeled_first(&mnist.train.labels, config.num_labeled, false).unwrap();
     let pixels = 28 * 28;
@@ -385,7 +382,36 @@ fn restoring_a_state_from_another_model_names_the_tensor() {
         .collect();
     let labels: Vec<u8> = order.iter().map(|&i| mnist.train.labels[i]).collect();
     let set = GpuDataset::upload(gpu, "train", &images, &labels, pixels).unwrap();
-    let mut trainer = Trainer::new(gpu, &config, set).unwrap();
+    Trainer::new(gpu, config, set).unwrap()
+}
+
+/// A NaN in the generator's weights need not reach any loss (a kernel's `max` may drop it:
+/// here all four losses stay finite), so the state write checks every tensor itself and
+/// refuses, naming the tensor, before anything reaches the disk.
+#[test]
+fn a_nan_no_loss_shows_is_caught_before_the_state_is_written() {
+    let gpu = gpu_or_skip!();
+    let config = config(Mode::Sgan, 1, scratch("masked-nan"));
+    let mut trainer = trainer(gpu, &config);
+    let weight = &trainer.generator.dense.weight;
+    weight.write(gpu, &vec![f32::NAN; weight.len()]).unwrap();
+    trainer.step().unwrap();
+    let path = config.out_dir.join(STATE_FILE);
+    let error = run::save_state(&path, &config, &[], &trainer.save_state().unwrap()).unwrap_err();
+    assert!(
+        matches!(&error, Error::Diverged { iteration: 1, what } if what.contains("`generator.")),
+        "{error}"
+    );
+    assert!(!path.exists(), "nothing may be written");
+}
+
+/// A state from another model (a tensor missing, or shaped for another architecture) is
+/// refused by name before anything reaches the GPU.
+#[test]
+fn restoring_a_state_from_another_model_names_the_tensor() {
+    let gpu = gpu_or_skip!();
+    let config = config(Mode::Supervised, 1, scratch("mismatch"));
+    let mut trainer = trainer(gpu, &config);
     let state = trainer.save_state().unwrap();
     assert!(state
         .tensors
