@@ -224,6 +224,7 @@ fn assert_resume_is_exact(
 fn sgan_interrupted_and_resumed_matches_one_uninterrupted_run_bit_for_bit() {
     gpu_or_skip!();
     assert_resume_is_exact("sgan", Mode::Sgan, Schedule::Iterations, 2, false);
+    let _ = std::fs::remove_dir_all(scratch("sgan"));
 }
 
 /// 100 labels at batch 32 are 4 steps per epoch: stopping after 5 resumes inside the second
@@ -232,6 +233,7 @@ fn sgan_interrupted_and_resumed_matches_one_uninterrupted_run_bit_for_bit() {
 fn supervised_epoch_schedule_resumed_mid_epoch_matches_one_run_bit_for_bit() {
     gpu_or_skip!();
     assert_resume_is_exact("epochs", Mode::Supervised, Schedule::Epochs(2), 5, true);
+    let _ = std::fs::remove_dir_all(scratch("epochs"));
 }
 
 /// A NaN written into a trunk weight after iteration 3 makes iteration 4's supervised loss NaN:
@@ -270,6 +272,7 @@ fn a_diverged_run_names_phase_and_iteration_and_keeps_the_last_good_state() {
         .tensors
         .iter()
         .all(|t| t.data.iter().all(|v| v.is_finite())));
+    let _ = std::fs::remove_dir_all(&config.out_dir);
 }
 
 /// A small state that needs no GPU: two tensors, the default configuration, one metrics row.
@@ -369,6 +372,7 @@ fn state_files_round_trip_and_damaged_truncated_foreign_or_other_versions_are_re
         "{error}"
     );
     assert_eq!(std::fs::read(&good).unwrap(), before);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A trainer on the small MNIST, outside any run.
