@@ -13,10 +13,9 @@ use std::sync::OnceLock;
 
 use sgan_gpu::data::mnist::{default_dir, Mnist, Split};
 use sgan_gpu::gpu::Gpu;
-use sgan_gpu::layers::gather::GpuDataset;
 use sgan_gpu::report::{self, MetricsRow, NamedTensor};
 use sgan_gpu::run::{self, Controls, Start, STATE_FILE};
-use sgan_gpu::train::{labeled_first, Config, Mode, Schedule, Trainer, TrainingState};
+use sgan_gpu::train::{Config, Mode, Schedule, Trainer, TrainingState};
 use sgan_gpu::Error;
 
 /// A fresh, empty scratch folder for one test.
@@ -378,14 +377,7 @@ fn state_files_round_trip_and_damaged_truncated_foreign_or_other_versions_are_re
 /// A trainer on the small MNIST, outside any run.
 fn trainer<'g>(gpu: &'g Gpu, config: &Config) -> Trainer<'g> {
     let mnist = Mnist::load(&config.data_dir).unwrap();
-    let order = labeled_first(&mnist.train.labels, config.num_labeled, false).unwrap();
-    let pixels = 28 * 28;
-    let images: Vec<u8> = order
-        .iter()
-        .flat_map(|&i| mnist.train.images[i * pixels..(i + 1) * pixels].to_vec())
-        .collect();
-    let labels: Vec<u8> = order.iter().map(|&i| mnist.train.labels[i]).collect();
-    let set = GpuDataset::upload(gpu, "train", &images, &labels, pixels).unwrap();
+    let set = sgan_gpu::run::upload_training_set(gpu, &mnist.train, config).unwrap();
     Trainer::new(gpu, config, set).unwrap()
 }
 

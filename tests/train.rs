@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use sgan_gpu::data::mnist::{default_dir, Mnist};
 use sgan_gpu::gpu::{Gpu, Tensor};
 use sgan_gpu::layers::gather::GpuDataset;
-use sgan_gpu::train::{labeled_first, Config, Evaluator, Mode, Phase, Trainer};
+use sgan_gpu::train::{Config, Evaluator, Mode, Phase, Trainer};
 
 fn mnist() -> &'static Mnist {
     static MNIST: OnceLock<Mnist> = OnceLock::new();
@@ -18,15 +18,7 @@ fn mnist() -> &'static Mnist {
 
 /// The training set in the order the trainer expects: labelled images first.
 fn train_set(gpu: &Gpu, config: &Config) -> GpuDataset {
-    let split = &mnist().train;
-    let order = labeled_first(&split.labels, config.num_labeled, config.balanced).unwrap();
-    let pixels = split.rows * split.cols;
-    let images: Vec<u8> = order
-        .iter()
-        .flat_map(|&i| split.images[i * pixels..(i + 1) * pixels].to_vec())
-        .collect();
-    let labels: Vec<u8> = order.iter().map(|&i| split.labels[i]).collect();
-    GpuDataset::upload(gpu, "train", &images, &labels, pixels).unwrap()
+    sgan_gpu::run::upload_training_set(gpu, &mnist().train, config).unwrap()
 }
 
 fn config(mode: Mode, seed: u64) -> Config {

@@ -76,8 +76,20 @@ pub fn mode_name(mode: Mode) -> &'static str {
     }
 }
 
+/// The training split on the GPU in the order the trainer expects: the labelled set of
+/// `config` first, then every other image (see [`labeled_first`]).
+pub fn upload_training_set(gpu: &Gpu, split: &Split, config: &Config) -> Result<GpuDataset> {
+    let order = labeled_first(&split.labels, config.num_labeled, config.balanced)?;
+    upload(gpu, "train", split, Some(&order))
+}
+
 /// Uploads a split as given, or in `order`.
-fn upload(gpu: &Gpu, label: &str, split: &Split, order: Option<&[usize]>) -> Result<GpuDataset> {
+pub fn upload(
+    gpu: &Gpu,
+    label: &str,
+    split: &Split,
+    order: Option<&[usize]>,
+) -> Result<GpuDataset> {
     let pixels = split.rows * split.cols;
     match order {
         None => GpuDataset::upload(gpu, label, &split.images, &split.labels, pixels),
@@ -204,8 +216,7 @@ pub fn train_with(gpu: &Gpu, start: Start, mut controls: Controls<'_>) -> Result
         )?;
     }
 
-    let order = labeled_first(&mnist.train.labels, config.num_labeled, config.balanced)?;
-    let train_set = upload(gpu, "train", &mnist.train, Some(&order))?;
+    let train_set = upload_training_set(gpu, &mnist.train, config)?;
     let test_set = upload(gpu, "test", &mnist.test, None)?;
     let mut trainer = Trainer::new(gpu, config, train_set)?;
     let mut rows = Vec::new();
