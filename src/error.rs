@@ -63,6 +63,9 @@ pub enum Error {
     #[error("{op}: {message}")]
     InvalidArgument { op: String, message: String },
 
+    #[error("adapter `{adapter}` does not support {what}")]
+    Unsupported { what: String, adapter: String },
+
     #[error(
         "MNIST file {path} is missing. Put the four IDX files (gzip or raw) in that folder or \
          pass --data DIR; the repository bundles them under data/mnist/"

@@ -58,6 +58,8 @@ enum Command {
         #[arg(long)]
         baseline_epochs: Option<usize>,
     },
+    /// Time whole training iterations and every kernel in them; print and write the tables
+    Bench(BenchArgs),
     /// Recompute the test accuracy of a checkpoint's discriminator
     Eval {
         #[arg(long)]
@@ -122,8 +124,62 @@ struct TrainArgs {
     /// Run folder for metrics, samples and the checkpoint (default: runs/MODE-seedSEED)
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Time every dispatch with GPU timestamps; print a per-kernel table at the end and write
+    /// it to the run folder (profile.csv, profile_dispatches.csv, profile.json). Slows the run
+    #[arg(long)]
+    profile: bool,
     #[command(flatten)]
     device: DeviceArgs,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[arg(long, value_enum, default_value_t = ModeArg::Sgan)]
+    mode: ModeArg,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Untimed iterations first (pipelines and caches warm up)
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Whole iterations timed, submission to completion
+    #[arg(long, default_value_t = 20)]
+    iterations: usize,
+    /// Iterations then timed dispatch by dispatch for the per-kernel table
+    #[arg(long, default_value_t = 5)]
+    profile_iterations: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Folder with the four MNIST IDX files, gzip or raw (default: the bundled copy)
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Folder for bench.json and the profile files (default: runs/bench-MODE)
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
+
+impl BenchArgs {
+    fn options(&self) -> run::BenchOptions {
+        let mode = self.mode.into();
+        let out_dir = self
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("runs/bench-{}", run::mode_name(mode))));
+        run::BenchOptions {
+            config: Config {
+                mode,
+                batch: self.batch,
+                seed: self.seed,
+                data_dir: self.data.clone().unwrap_or_else(mnist::default_dir),
+                out_dir,
+                ..Config::default()
+            },
+            warmup: self.warmup,
+            iterations: self.iterations,
+            profile_iterations: self.profile_iterations,
+        }
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -132,12 +188,18 @@ enum ModeArg {
     Supervised,
 }
 
-impl TrainArgs {
-    fn config(&self) -> Config {
-        let mode = match self.mode {
+impl From<ModeArg> for Mode {
+    fn from(mode: ModeArg) -> Self {
+        match mode {
             ModeArg::Sgan => Mode::Sgan,
             ModeArg::Supervised => Mode::Supervised,
-        };
+        }
+    }
+}
+
+impl TrainArgs {
+    fn config(&self) -> Config {
+        let mode = self.mode.into();
         let name = run::mode_name(mode);
         Config {
             mode,
@@ -177,8 +239,9 @@ fn catch_interrupts() {
     }
 }
 
-fn controls() -> run::Controls<'static> {
+fn controls(profile: bool) -> run::Controls<'static> {
     run::Controls {
+        profile,
         interrupt: Some(&INTERRUPT),
         after_step: None,
     }
@@ -190,7 +253,7 @@ fn train(args: &TrainArgs) -> sgan_gpu::Result<()> {
         Some(dir) => run::Start::Resume(dir.clone()),
         None => run::Start::Fresh(args.config()),
     };
-    run::train_with(&gpu, start, controls()).map(|_| ())
+    run::train_with(&gpu, start, controls(args.profile)).map(|_| ())
 }
 
 /// Both modes with one seed, side by side as the published table has them.
@@ -211,8 +274,8 @@ fn compare(args: &TrainArgs, baseline_epochs: Option<usize>) -> sgan_gpu::Result
         ..args.config()
     };
     let gpu = gpu::Gpu::new(&args.device.options())?;
-    let sgan = run::train_with(&gpu, run::Start::Fresh(sgan), controls())?;
-    let baseline = run::train_with(&gpu, run::Start::Fresh(baseline), controls())?;
+    let sgan = run::train_with(&gpu, run::Start::Fresh(sgan), controls(args.profile))?;
+    let baseline = run::train_with(&gpu, run::Start::Fresh(baseline), controls(args.profile))?;
     println!(
         "\n{:<28} {:>13} {:>7} {:>12}",
         "classifier", "test accuracy", "steps", "ms per step"
@@ -259,6 +322,9 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Info { device } => info(device),
         Command::Train(args) => train(args),
+        Command::Bench(args) => gpu::Gpu::new(&args.device.options())
+            .and_then(|gpu| run::bench(&gpu, &args.options()))
+            .map(|_| ()),
         Command::Compare {
             train,
             baseline_epochs,

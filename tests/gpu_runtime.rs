@@ -2,7 +2,10 @@
 
 mod common;
 
-use sgan_gpu::gpu::{list_adapters, shader_source, Gpu, GpuOptions, Tensor};
+use sgan_gpu::gpu::{
+    list_adapters, shader_source, Dispatch, Gpu, GpuOptions, Profiler, Tensor, TimingMethod,
+};
+use sgan_gpu::layers::activation::leaky_relu_forward;
 use sgan_gpu::Error;
 
 #[test]
@@ -139,6 +142,49 @@ fn a_dispatch_with_missing_buffers_is_an_error_not_a_panic() {
         Err(Error::GpuValidation { message }) => assert!(message.contains("bad"), "{message}"),
         Err(other) => panic!("expected a validation error, got {other}"),
         Ok(_) => panic!("a bind group with a missing buffer was accepted"),
+    }
+    gpu.check().unwrap();
+}
+
+/// Every timing method the adapter offers times each dispatch of a submission, and the
+/// dispatches still compute what they would untimed.
+#[test]
+fn profiler_times_every_dispatch_with_each_available_method() {
+    let gpu = gpu_or_skip!();
+    let n = 1 << 16;
+    let input: Vec<f32> = (0..n).map(|i| i as f32 - 30_000.0).collect();
+    let input = Tensor::from_slice(gpu, "profiled.input", &[n], &input).unwrap();
+    let middle = Tensor::<f32>::zeros(gpu, "profiled.middle", &[n]);
+    let output = Tensor::<f32>::zeros(gpu, "profiled.output", &[n]);
+    let dispatches = [
+        leaky_relu_forward(gpu, &input, &middle, 0.5).unwrap(),
+        leaky_relu_forward(gpu, &middle, &output, 0.5).unwrap(),
+        leaky_relu_forward(gpu, &output, &middle, 0.5).unwrap(),
+    ];
+    let refs: Vec<&Dispatch> = dispatches.iter().collect();
+    let mut methods = vec![TimingMethod::WallClock];
+    if gpu.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+        methods.push(TimingMethod::PerPass);
+    }
+    if TimingMethod::best_for(gpu) == TimingMethod::InsidePasses {
+        methods.push(TimingMethod::InsidePasses);
+    }
+    println!("timing methods on {}: {methods:?}", gpu.info.name);
+    for method in methods {
+        let mut profiler = Profiler::new(gpu, refs.len(), method).unwrap();
+        middle.write(gpu, &vec![0.0; n]).unwrap();
+        let seconds = profiler.run(gpu, &refs).unwrap();
+        assert_eq!(seconds.len(), 3, "{method:?}");
+        assert!(
+            seconds.iter().all(|s| s.is_finite() && *s >= 0.0),
+            "{method:?}: {seconds:?}"
+        );
+        assert!(seconds.iter().any(|s| *s > 0.0), "{method:?}: {seconds:?}");
+        // Three halvings of the negative inputs: -30000 ends as -3750.
+        assert_eq!(middle.read(gpu).unwrap()[0], -3750.0, "{method:?}");
+
+        let too_many: Vec<&Dispatch> = refs.iter().chain(&refs).copied().collect();
+        assert!(profiler.run(gpu, &too_many).is_err(), "{method:?}");
     }
     gpu.check().unwrap();
 }

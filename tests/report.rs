@@ -6,7 +6,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use sgan_gpu::report::{self, images, plot, Checkpoint, MetricsRow, NamedTensor};
+use sgan_gpu::report::{
+    self, images, plot, Checkpoint, DispatchTiming, MetricsRow, NamedTensor, ProfileAccumulator,
+};
 use sgan_gpu::Error;
 
 /// A fresh, empty folder for one test under cargo's scratch folder for integration tests.
@@ -674,4 +676,122 @@ fn loss_plot_with_one_row_and_baseline_rows() {
         })
         .collect();
     plot_image("loss_plot_flat", &flat);
+}
+
+// ---- per-kernel profiles ----
+
+fn timing(phase: &str, label: &str, kernel: &str, flops: f64, seconds: f64) -> DispatchTiming {
+    DispatchTiming {
+        phase: phase.to_string(),
+        label: label.to_string(),
+        kernel: kernel.to_string(),
+        flops,
+        bytes: 1e6,
+        seconds,
+    }
+}
+
+/// Two iterations of four dispatches: two matmuls in phase "a", a matmul and a tanh in "b".
+fn two_iterations() -> ProfileAccumulator {
+    let mut profile = ProfileAccumulator::default();
+    for scale in [1.0, 3.0] {
+        let iteration = [
+            timing("a", "x.matmul", "matmul", 2e9, 0.010 * scale),
+            timing("a", "y.matmul", "matmul", 2e9, 0.030 * scale),
+            timing("b", "z.matmul", "matmul", 1e9, 0.020 * scale),
+            timing("b", "z.tanh", "tanh_forward", 0.0, 0.040 * scale),
+        ];
+        profile.add(&iteration).unwrap();
+    }
+    profile
+}
+
+#[test]
+fn profile_averages_iterations_and_groups_by_phase_and_kernel() {
+    let profile = two_iterations().finish("test clock", "test adapter");
+    assert_eq!(profile.iterations, 2);
+    assert_eq!(profile.dispatches_per_iteration, 4);
+    // Means over the two iterations: 20, 60, 40, 80 ms.
+    let means: Vec<f64> = profile.dispatches.iter().map(|d| d.mean_ms).collect();
+    for (got, want) in means.iter().zip([20.0, 60.0, 40.0, 80.0]) {
+        assert!((got - want).abs() < 1e-9, "means {means:?}");
+    }
+    assert!((profile.dispatches[1].min_ms - 30.0).abs() < 1e-9);
+    assert!((profile.total_ms - 200.0).abs() < 1e-9);
+
+    // Rows by (phase, kernel), slowest first: b/tanh 80, a/matmul 80 (2 calls), b/matmul 40.
+    let rows: Vec<(&str, &str, usize)> = profile
+        .kernels
+        .iter()
+        .map(|k| (k.phase.as_str(), k.kernel.as_str(), k.calls))
+        .collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(rows.contains(&("a", "matmul", 2)));
+    assert_eq!(rows[2], ("b", "matmul", 1));
+    let a_matmul = profile.kernels.iter().find(|k| k.phase == "a").unwrap();
+    assert!((a_matmul.mean_ms - 40.0).abs() < 1e-9);
+    assert!((a_matmul.share - 0.4).abs() < 1e-9);
+    // 4e9 flops in 80 ms: 50 GFLOP/s; the tanh states no flops, so it has no rate.
+    assert!((a_matmul.gflops.unwrap() - 50.0).abs() < 1e-9);
+    let tanh = profile
+        .kernels
+        .iter()
+        .find(|k| k.kernel == "tanh_forward")
+        .unwrap();
+    assert_eq!(tanh.gflops, None);
+    assert!((tanh.gbytes.unwrap() - 1e6 / 0.080 * 1e-9).abs() < 1e-12);
+    let shares: f64 = profile.kernels.iter().map(|k| k.share).sum();
+    assert!((shares - 1.0).abs() < 1e-12);
+
+    // Phases in the order they ran, with their dispatch counts.
+    let phases: Vec<(&str, usize)> = profile
+        .phases
+        .iter()
+        .map(|p| (p.phase.as_str(), p.dispatches))
+        .collect();
+    assert_eq!(phases, [("a", 2), ("b", 2)]);
+    assert!((profile.gflop_per_iteration - 5.0).abs() < 1e-12);
+}
+
+#[test]
+fn profile_refuses_an_iteration_with_other_dispatches() {
+    let mut profile = two_iterations();
+    let other = [timing("a", "x.matmul", "matmul", 2e9, 0.01)];
+    assert!(profile.add(&other).is_err());
+    assert_eq!(profile.iterations(), 2);
+}
+
+#[test]
+fn profile_table_and_files_hold_every_row() {
+    let dir = scratch("profile_files");
+    let profile = two_iterations().finish("test clock", "test adapter");
+    let table = profile.table(2);
+    assert!(
+        table.contains("test clock") && table.contains("test adapter"),
+        "{table}"
+    );
+    assert!(table.contains("1 more rows"), "{table}");
+    profile.write(&dir).unwrap();
+
+    let csv = fs::read_to_string(dir.join("profile.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "kernel,phase,calls,mean_ms,total_ms,share,gflops,gbytes"
+    );
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(lines.iter().all(|l| l.split(',').count() == 8), "{csv}");
+    let dispatches = fs::read_to_string(dir.join("profile_dispatches.csv")).unwrap();
+    assert_eq!(dispatches.lines().count(), 5, "{dispatches}");
+    assert!(
+        dispatches.contains("3,b,z.tanh,tanh_forward,80"),
+        "{dispatches}"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("profile.json")).unwrap()).unwrap();
+    assert_eq!(json["iterations"], 2);
+    assert_eq!(json["kernels"].as_array().unwrap().len(), 3);
+    assert_eq!(json["dispatches"].as_array().unwrap().len(), 4);
+    fs::remove_dir_all(&dir).ok();
 }

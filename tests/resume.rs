@@ -79,6 +79,7 @@ fn run(start: Start, stop_after: Option<usize>) -> sgan_gpu::Result<run::Summary
     let controls = Controls {
         interrupt: Some(&flag),
         after_step: Some(&mut hook),
+        ..Default::default()
     };
     run::train_with(gpu, start, controls)
 }
@@ -254,8 +255,8 @@ fn a_diverged_run_names_phase_and_iteration_and_keeps_the_last_good_state() {
         }
     };
     let controls = Controls {
-        interrupt: None,
         after_step: Some(&mut poison),
+        ..Default::default()
     };
     let error = run::train_with(gpu, Start::Fresh(config.clone()), controls).unwrap_err();
     let message = error.to_string();

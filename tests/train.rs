@@ -7,7 +7,7 @@ mod common;
 use std::sync::OnceLock;
 
 use sgan_gpu::data::mnist::{default_dir, Mnist};
-use sgan_gpu::gpu::{Gpu, Tensor};
+use sgan_gpu::gpu::{Gpu, Profiler, Tensor, TimingMethod};
 use sgan_gpu::layers::gather::GpuDataset;
 use sgan_gpu::train::{Config, Evaluator, Mode, Phase, Trainer};
 
@@ -147,6 +147,57 @@ fn sgan_iterations_keep_every_loss_finite_and_one_seed_replays_exactly() {
     );
     let other = run(4);
     assert_ne!(first.0, other.0, "another seed must give other metrics");
+}
+
+/// A profiled iteration times every dispatch, tags each with its phase in running order, and
+/// computes bit for bit what an unprofiled one does.
+#[test]
+fn profiled_iterations_time_every_dispatch_and_change_nothing() {
+    let gpu = gpu_or_skip!();
+    let config = config(Mode::Sgan, 5);
+    let mut plain = Trainer::new(gpu, &config, train_set(gpu, &config)).unwrap();
+    let mut profiled = Trainer::new(gpu, &config, train_set(gpu, &config)).unwrap();
+    let method = TimingMethod::best_for(gpu);
+    let mut profiler = Profiler::new(gpu, profiled.dispatches_per_step(), method).unwrap();
+    for _ in 0..2 {
+        plain.step().unwrap();
+        let timings = profiled.step_profiled(&mut profiler).unwrap();
+        assert_eq!(timings.len(), profiled.dispatches_per_step());
+        assert!(timings
+            .iter()
+            .all(|t| t.seconds.is_finite() && t.seconds >= 0.0));
+        let mut phases: Vec<&str> = timings.iter().map(|t| t.phase.as_str()).collect();
+        phases.dedup();
+        let expected: Vec<&str> = [
+            Phase::Supervised,
+            Phase::UnsupervisedReal,
+            Phase::UnsupervisedFake,
+            Phase::Generator,
+        ]
+        .iter()
+        .map(|p| p.name())
+        .collect();
+        assert_eq!(phases, expected, "each phase once, in running order");
+        let products = timings.iter().filter(|t| t.kernel.starts_with("matmul"));
+        assert!(products.clone().count() > 20);
+        assert!(
+            products.clone().all(|t| t.flops > 0.0),
+            "matrix products state their work"
+        );
+    }
+    assert_eq!(plain.steps_done(), profiled.steps_done());
+    assert_eq!(plain.metrics().unwrap(), profiled.metrics().unwrap());
+    let read = |t: &Trainer| {
+        (
+            t.discriminator.logits.read(gpu).unwrap(),
+            t.generator.dense.weight.read(gpu).unwrap(),
+        )
+    };
+    assert_eq!(
+        read(&plain),
+        read(&profiled),
+        "profiling changed what was computed"
+    );
 }
 
 /// The baseline on the 100 labels must learn: 120 supervised steps (the reference's 30 epochs

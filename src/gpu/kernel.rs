@@ -43,6 +43,9 @@ pub fn shader_source(name: &str) -> Result<String> {
 #[derive(Clone)]
 pub struct Kernel {
     pub name: String,
+    /// The shader name with its overrides that are not zero, as profiles show it:
+    /// `matmul[TRANSPOSE_B+HAS_BIAS]` (no commas, so it can stand in a CSV field).
+    pub variant: String,
     pipeline: Arc<wgpu::ComputePipeline>,
     /// `@workgroup_size` of the entry point, read from the shader itself.
     pub workgroup_size: [u32; 3],
@@ -124,8 +127,21 @@ impl Gpu {
         }
 
         log::debug!("built pipeline {key} with workgroup size {workgroup_size:?}");
+        let set: Vec<String> = overrides
+            .iter()
+            .filter(|(_, value)| *value != 0.0)
+            .map(|(key, value)| match value {
+                1.0 => key.to_string(),
+                _ => format!("{key}={value}"),
+            })
+            .collect();
+        let variant = match set.is_empty() {
+            true => name.to_string(),
+            false => format!("{name}[{}]", set.join("+")),
+        };
         let kernel = Kernel {
             name: name.to_string(),
+            variant,
             pipeline: Arc::new(pipeline),
             workgroup_size,
         };
@@ -170,8 +186,14 @@ impl Gpu {
                 message: format!("{label}: {error}"),
             });
         }
+        let bound_bytes = buffers.iter().map(|buffer| buffer.size() as f64).sum();
         Ok(Dispatch {
             label: label.to_string(),
+            kernel: kernel.variant.clone(),
+            cost: Cost {
+                flops: 0.0,
+                bytes: bound_bytes,
+            },
             pipeline: kernel.pipeline.clone(),
             bind_group,
             params: params_buffer,
@@ -187,9 +209,22 @@ fn padded<P: Pod>(params: &P) -> Vec<u8> {
     bytes
 }
 
+/// The work one dispatch does, for the GFLOP/s and GB/s columns of a profile.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Cost {
+    /// Floating-point operations (a multiply-add counts two); 0 for data movement.
+    pub flops: f64,
+    /// Bytes read and written. Unless the launcher says otherwise, the sizes of every buffer
+    /// the dispatch binds, which overstates kernels that touch only part of a buffer.
+    pub bytes: f64,
+}
+
 /// A kernel bound to its buffers: recording it appends one dispatch to a compute pass.
 pub struct Dispatch {
     pub label: String,
+    /// The kernel's [`Kernel::variant`].
+    pub kernel: String,
+    pub cost: Cost,
     pipeline: Arc<wgpu::ComputePipeline>,
     bind_group: wgpu::BindGroup,
     params: wgpu::Buffer,
@@ -197,6 +232,11 @@ pub struct Dispatch {
 }
 
 impl Dispatch {
+    /// The same dispatch with its work stated by the launcher.
+    pub fn with_cost(self, cost: Cost) -> Self {
+        Self { cost, ..self }
+    }
+
     /// Appends this dispatch to `pass`.
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
         pass.set_pipeline(&self.pipeline);

@@ -9,10 +9,12 @@
 
 mod adapter;
 mod kernel;
+mod profile;
 mod tensor;
 
 pub use adapter::{list_adapters, AdapterReport, GpuOptions, REQUIRED_LIMITS};
-pub use kernel::{shader_names, shader_source, Dispatch, Kernel};
+pub use kernel::{shader_names, shader_source, Cost, Dispatch, Kernel};
+pub use profile::{Profiler, TimingMethod};
 pub use tensor::Tensor;
 
 use std::collections::HashMap;

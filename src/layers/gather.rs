@@ -10,7 +10,7 @@
 //! into a float batch `[B, ...]` scaled by `(p - 127.5) / 127.5`, and into u32 labels `[B]`.
 
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, Gpu, Tensor};
+use crate::gpu::{Cost, Dispatch, Gpu, Tensor};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -132,7 +132,14 @@ impl GpuDataset {
         let label = format!("{}.gather_images", output.label());
         let buffers = [indices.buffer(), self.images.buffer(), output.buffer()];
         let groups = kernel.groups_for(output.len())?;
-        gpu.dispatch(&label, &kernel, &params, &buffers, groups)
+        // One byte read and one f32 written per pixel, not the whole bound dataset.
+        let cost = Cost {
+            flops: 0.0,
+            bytes: (4 * batch + 5 * output.len()) as f64,
+        };
+        Ok(gpu
+            .dispatch(&label, &kernel, &params, &buffers, groups)?
+            .with_cost(cost))
     }
 
     /// `output[b] = label of image indices[b]`; `output` is `[B]` u32.
@@ -151,13 +158,19 @@ impl GpuDataset {
         };
         let label = format!("{}.gather_labels", output.label());
         let buffers = [indices.buffer(), self.labels.buffer(), output.buffer()];
-        gpu.dispatch(
-            &label,
-            &kernel,
-            &params,
-            &buffers,
-            kernel.groups_for(batch)?,
-        )
+        let cost = Cost {
+            flops: 0.0,
+            bytes: (12 * batch) as f64,
+        };
+        Ok(gpu
+            .dispatch(
+                &label,
+                &kernel,
+                &params,
+                &buffers,
+                kernel.groups_for(batch)?,
+            )?
+            .with_cost(cost))
     }
 
     fn batch_of(&self, indices: &Tensor<u32>) -> Result<usize> {

@@ -7,7 +7,7 @@
 //! are checked.
 
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, Gpu, Tensor, MAX_WORKGROUPS_PER_AXIS};
+use crate::gpu::{Cost, Dispatch, Gpu, Tensor, MAX_WORKGROUPS_PER_AXIS};
 
 /// Rows and columns of C owned by one workgroup of `shaders/matmul.wgsl` (8 x 8 invocations,
 /// each 8 x 8 outputs).
@@ -167,13 +167,19 @@ pub fn matmul(
     // bound read-only, so it can stand in without a usage conflict.
     let bias_buffer = bias.unwrap_or(a).buffer();
     let label = format!("{}.matmul", c.label());
-    gpu.dispatch(
-        &label,
-        &kernel,
-        &params,
-        &[a.buffer(), b.buffer(), bias_buffer, c.buffer()],
-        [groups[0] as u32, groups[1] as u32, 1],
-    )
+    let cost = Cost {
+        flops: shape.flops(),
+        bytes: 4.0 * (m * k + k * n + m * n + bias.map_or(0, |_| n)) as f64,
+    };
+    Ok(gpu
+        .dispatch(
+            &label,
+            &kernel,
+            &params,
+            &[a.buffer(), b.buffer(), bias_buffer, c.buffer()],
+            [groups[0] as u32, groups[1] as u32, 1],
+        )?
+        .with_cost(cost))
 }
 
 #[repr(C)]

@@ -9,12 +9,14 @@ pub mod checkpoint;
 pub mod images;
 pub mod metrics;
 pub mod plot;
+pub mod profile;
 pub mod summary;
 
 pub use checkpoint::{load_checkpoint, save_checkpoint, Checkpoint, NamedTensor};
 pub use images::save_digit_grid;
 pub use metrics::{format_interval_line, read_metrics_csv, write_metrics_csv, MetricsRow};
 pub use plot::save_loss_plot;
+pub use profile::{DispatchTiming, Profile, ProfileAccumulator};
 pub use summary::write_json;
 
 use std::fs::{self, File, OpenOptions};

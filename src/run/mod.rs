@@ -18,14 +18,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data::mnist::{Mnist, Split};
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, GpuOptions, Tensor};
+use crate::gpu::{Gpu, GpuOptions, Profiler, Tensor, TimingMethod};
 use crate::layers::gather::GpuDataset;
 use crate::layers::random::{normal_noise, NoiseParams};
 use crate::model::{self, Discriminator, Generator, NamedTensor, Z_DIM};
-use crate::report::{self, MetricsRow};
+use crate::report::{self, MetricsRow, ProfileAccumulator};
 use crate::train::{labeled_first, Config, Evaluator, Mode, Trainer};
 
+pub mod bench;
 pub mod state;
+pub use bench::{bench, BenchOptions, BenchReport, TimeStats};
 pub use state::{load_state, save_state, SavedState, STATE_FILE};
 
 /// Identifies sgan-gpu checkpoints in their metadata, with the version of their layout.
@@ -168,9 +170,14 @@ pub enum Start {
     Resume(PathBuf),
 }
 
-/// What can end a run early besides an error. The default stops nothing.
+/// What steers a run besides its configuration: what can end it early, and whether it is
+/// profiled. The default stops nothing and profiles nothing.
 #[derive(Default)]
 pub struct Controls<'a> {
+    /// Time every dispatch of every iteration (but the run's first, which warms the
+    /// pipelines up) and write `profile.csv`, `profile_dispatches.csv` and `profile.json`.
+    /// Profiled iterations wait for the GPU one by one, so the run itself gets slower.
+    pub profile: bool,
     /// Once set (by a Ctrl-C handler, say), the run finishes the iteration in flight, writes
     /// its state and returns [`Error::Interrupted`].
     pub interrupt: Option<&'a AtomicBool>,
@@ -256,9 +263,25 @@ pub fn train_with(gpu: &Gpu, start: Start, mut controls: Controls<'_>) -> Result
         config.checkpoint_interval(),
         rows.last().map_or(0.0, |r: &MetricsRow| r.seconds),
     );
+    let mut profiling = match controls.profile {
+        true => {
+            let method = TimingMethod::best_for(gpu);
+            let profiler = Profiler::new(gpu, trainer.dispatches_per_step(), method)?;
+            Some((profiler, ProfileAccumulator::default()))
+        }
+        false => None,
+    };
     let started = Instant::now();
     while trainer.steps_done() < steps {
-        trainer.step()?;
+        match profiling.as_mut() {
+            Some((profiler, profile)) => {
+                let timings = trainer.step_profiled(profiler)?;
+                if trainer.steps_done() > first_step + 1 || steps == first_step + 1 {
+                    profile.add(&timings)?;
+                }
+            }
+            None => trainer.step()?,
+        }
         bar.inc(1);
         if let Some(hook) = controls.after_step.as_mut() {
             hook(&trainer);
@@ -299,6 +322,9 @@ pub fn train_with(gpu: &Gpu, start: Start, mut controls: Controls<'_>) -> Result
         }
         if interrupted && done < steps {
             bar.abandon();
+            if let Some((profiler, profile)) = &profiling {
+                write_profile(profiler, profile, &adapter, &config.out_dir)?;
+            }
             return Err(Error::Interrupted {
                 iteration: done,
                 dir: config.out_dir.clone(),
@@ -309,6 +335,9 @@ pub fn train_with(gpu: &Gpu, start: Start, mut controls: Controls<'_>) -> Result
     bar.finish_and_clear();
     let steps_run = (steps - first_step).max(1);
     let ms_per_step = started.elapsed().as_secs_f64() * 1e3 / steps_run as f64;
+    if let Some((profiler, profile)) = &profiling {
+        write_profile(profiler, profile, &adapter, &config.out_dir)?;
+    }
 
     // Evaluate, then write what the run leaves behind.
     let evaluator = Evaluator::new(gpu, &trainer.discriminator, &test_set, trainer.images())?;
@@ -352,6 +381,26 @@ pub fn train_with(gpu: &Gpu, start: Start, mut controls: Controls<'_>) -> Result
         summary.adapter.backend
     );
     Ok(summary)
+}
+
+/// Prints the profile table of a profiled run and writes its files into the run folder.
+fn write_profile(
+    profiler: &Profiler,
+    profile: &ProfileAccumulator,
+    adapter: &AdapterRecord,
+    dir: &Path,
+) -> Result<()> {
+    if profile.iterations() == 0 {
+        return Ok(());
+    }
+    let profile = profile.finish(profiler.method().note(), &adapter.name);
+    println!("{}", profile.table(25));
+    profile.write(dir)?;
+    println!(
+        "wrote profile.csv, profile_dispatches.csv and profile.json to {}",
+        dir.display()
+    );
+    Ok(())
 }
 
 /// Opens a checkpoint written by [`save_models`] and fills `named` (a model's

@@ -5,7 +5,7 @@
 
 use super::config::{Config, Mode, Schedule};
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, Gpu, Tensor};
+use crate::gpu::{Dispatch, Gpu, Profiler, Tensor};
 use crate::layers::adam::{Adam, AdamHyper};
 use crate::layers::dropout::DropoutParams;
 use crate::layers::gan_head::GanHead;
@@ -15,6 +15,7 @@ use crate::layers::softmax_xent::SoftmaxXent;
 use crate::model::{
     Discriminator, Generator, NamedTensor, TrunkForward, TrunkMode, CLASSES, Z_DIM,
 };
+use crate::report::DispatchTiming;
 
 /// Streams of the GPU generator, one per kind of draw, so no two draws share numbers.
 mod stream {
@@ -36,6 +37,18 @@ pub enum Phase {
     UnsupervisedFake,
     /// 3: the generator step through the frozen trunk.
     Generator,
+}
+
+impl Phase {
+    /// The name profiles and messages use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Supervised => "1 supervised",
+            Phase::UnsupervisedReal => "2a unsup. real",
+            Phase::UnsupervisedFake => "2b unsup. fake",
+            Phase::Generator => "3 generator",
+        }
+    }
 }
 
 /// Trunk forward passes per iteration, each with its own dropout mask.
@@ -442,6 +455,49 @@ impl<'g> Trainer<'g> {
     /// and counts the iteration as done. [`Trainer::step`] runs them all; running a subset is
     /// for inspecting what each phase changes.
     pub fn step_phases(&mut self, wanted: &[Phase]) -> Result<()> {
+        let gpu = self.gpu;
+        let dispatches: Vec<&Dispatch> = self
+            .prepare_step(wanted)?
+            .into_iter()
+            .map(|(_, dispatch)| dispatch)
+            .collect();
+        gpu.run(&dispatches)?;
+        self.steps_done += 1;
+        Ok(())
+    }
+
+    /// Runs one whole iteration like [`Trainer::step`], but times every dispatch with
+    /// `profiler` and waits for the iteration to finish.
+    pub fn step_profiled(&mut self, profiler: &mut Profiler) -> Result<Vec<DispatchTiming>> {
+        let gpu = self.gpu;
+        let all: Vec<Phase> = self.phases.iter().map(|(phase, _)| *phase).collect();
+        let tagged = self.prepare_step(&all)?;
+        let dispatches: Vec<&Dispatch> = tagged.iter().map(|(_, dispatch)| *dispatch).collect();
+        let seconds = profiler.run(gpu, &dispatches)?;
+        let timings = tagged
+            .iter()
+            .zip(seconds)
+            .map(|((phase, dispatch), seconds)| DispatchTiming {
+                phase: phase.name().to_string(),
+                label: dispatch.label.clone(),
+                kernel: dispatch.kernel.clone(),
+                flops: dispatch.cost.flops,
+                bytes: dispatch.cost.bytes,
+                seconds,
+            })
+            .collect();
+        self.steps_done += 1;
+        Ok(timings)
+    }
+
+    /// Dispatches per iteration, the most a profiler must time in one submission.
+    pub fn dispatches_per_step(&self) -> usize {
+        self.phases.iter().map(|(_, r)| r.dispatches.len()).sum()
+    }
+
+    /// Writes this iteration's draw counters (and, for the epoch schedule, its batch) and
+    /// returns the dispatches of the `wanted` phases in order, each with its phase.
+    fn prepare_step(&mut self, wanted: &[Phase]) -> Result<Vec<(Phase, &Dispatch)>> {
         let counter = self.steps_done as u32;
         if let Schedule::Epochs(_) = self.config.schedule {
             if self.config.mode == Mode::Supervised {
@@ -449,17 +505,15 @@ impl<'g> Trainer<'g> {
                 self.indices.write(self.gpu, &batch)?;
             }
         }
-        let mut dispatches: Vec<&Dispatch> = Vec::new();
+        let mut dispatches = Vec::new();
         for (phase, recording) in self.phases.iter().filter(|(p, _)| wanted.contains(p)) {
             for (index, redraw) in &recording.redraws {
                 redraw.apply(self.gpu, &recording.dispatches[*index], counter);
             }
             log::debug!("{phase:?}: {} dispatches", recording.dispatches.len());
-            dispatches.extend(recording.dispatches.iter());
+            dispatches.extend(recording.dispatches.iter().map(|d| (*phase, d)));
         }
-        self.gpu.run(&dispatches)?;
-        self.steps_done += 1;
-        Ok(())
+        Ok(dispatches)
     }
 
     /// The next batch of the epoch schedule: consecutive slices of a fresh shuffle of the
