@@ -8,22 +8,26 @@
 // Used for conv2d_backward_input (no bias) and conv_transpose2d_forward (with bias).
 // One invocation owns one element of d_input; dispatch ceil(B*H*W*C / WORKGROUP) workgroups,
 // spread over x and y when they exceed one axis (see `flat_index`).
+//
+// As in im2col.wgsl, the geometry is fixed per pipeline by overrides so that its divisions
+// compile to multiplications and the tap loops unroll.
 
 override HAS_BIAS: bool = false;
 
 const WORKGROUP: u32 = 256u;
 
+override HEIGHT: u32;     // H of d_input
+override WIDTH: u32;      // W of d_input
+override CHANNELS: u32;   // C of d_input
+override OUT_HEIGHT: u32; // OH, the convolution's output height
+override OUT_WIDTH: u32;  // OW
+override KERNEL: u32;     // K
+override STRIDE: u32;     // S
+override PAD_TOP: u32;    // rows of zeros above the image in the convolution
+override PAD_LEFT: u32;   // columns of zeros left of the image
+
 struct Params {
-    batch: u32,      // B
-    height: u32,     // H of d_input
-    width: u32,      // W of d_input
-    channels: u32,   // C of d_input
-    out_height: u32, // OH, the convolution's output height
-    out_width: u32,  // OW
-    kernel: u32,     // K
-    stride: u32,     // S
-    pad_top: u32,    // rows of zeros above the image in the convolution
-    pad_left: u32,   // columns of zeros left of the image
+    batch: u32, // B
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -37,34 +41,41 @@ fn col2im(
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
     let index = flat_index(gid, groups, WORKGROUP);
-    if index >= params.batch * params.height * params.width * params.channels {
+    if index >= params.batch * HEIGHT * WIDTH * CHANNELS {
         return;
     }
-    let c = index % params.channels;
-    let pixel = index / params.channels;
-    let ix = i32(pixel % params.width);
-    let iy = i32((pixel / params.width) % params.height);
-    let b = pixel / (params.width * params.height);
+    let c = index % CHANNELS;
+    let pixel = index / CHANNELS;
+    let ix = pixel % WIDTH;
+    let iy = (pixel / WIDTH) % HEIGHT;
+    let b = pixel / (WIDTH * HEIGHT);
 
-    let kernel = i32(params.kernel);
-    let stride = i32(params.stride);
-    let patch_len = params.kernel * params.kernel * params.channels;
+    // Output row oy reads input row iy through tap kh when oy * S = iy + pad_top - kh. The
+    // shifted coordinates stay unsigned: the smallest, iy + pad_top - (K - 1), is offset by
+    // K - 1 so that no value goes below zero.
+    let patch_len = KERNEL * KERNEL * CHANNELS;
     var sum = 0.0;
-    for (var kh = 0; kh < kernel; kh++) {
-        // Output row oy whose tap kh lands on iy: oy * S = iy + pad_top - kh.
-        let y = iy + i32(params.pad_top) - kh;
-        if y < 0 || y % stride != 0 || y / stride >= i32(params.out_height) {
+    for (var kh = 0u; kh < KERNEL; kh++) {
+        let y = iy + PAD_TOP + (KERNEL - 1u) - kh; // = (oy * S) + K - 1
+        if y < KERNEL - 1u || (y - (KERNEL - 1u)) % STRIDE != 0u {
             continue;
         }
-        let row_base = (b * params.out_height + u32(y / stride)) * params.out_width;
-        for (var kw = 0; kw < kernel; kw++) {
-            let x = ix + i32(params.pad_left) - kw;
-            if x < 0 || x % stride != 0 || x / stride >= i32(params.out_width) {
+        let oy = (y - (KERNEL - 1u)) / STRIDE;
+        if oy >= OUT_HEIGHT {
+            continue;
+        }
+        let row_base = (b * OUT_HEIGHT + oy) * OUT_WIDTH;
+        for (var kw = 0u; kw < KERNEL; kw++) {
+            let x = ix + PAD_LEFT + (KERNEL - 1u) - kw;
+            if x < KERNEL - 1u || (x - (KERNEL - 1u)) % STRIDE != 0u {
                 continue;
             }
-            let row = row_base + u32(x / stride);
-            let column = u32(kh * kernel + kw) * params.channels + c;
-            sum += d_cols[row * patch_len + column];
+            let ox = (x - (KERNEL - 1u)) / STRIDE;
+            if ox >= OUT_WIDTH {
+                continue;
+            }
+            let column = (kh * KERNEL + kw) * CHANNELS + c;
+            sum += d_cols[(row_base + ox) * patch_len + column];
         }
     }
     if HAS_BIAS {

@@ -5,20 +5,25 @@
 // match a [K, K, C, C_out] weight viewed as a [K*K*C, C_out] matrix.
 // One invocation owns one element of cols; dispatch ceil(B*OH*OW*K*K*C / WORKGROUP)
 // workgroups, spread over x and y when they exceed one axis (see `flat_index`).
+//
+// The geometry is fixed per pipeline by overrides, not passed as parameters: the index
+// arithmetic is all divisions, and divisions by constants compile to multiplications, while
+// divisions by runtime values run lane by lane on CPU drivers (several times slower here).
 
 const WORKGROUP: u32 = 256u;
 
+override HEIGHT: u32;     // H of the input
+override WIDTH: u32;      // W of the input
+override CHANNELS: u32;   // C of the input
+override OUT_HEIGHT: u32; // OH
+override OUT_WIDTH: u32;  // OW
+override KERNEL: u32;     // K
+override STRIDE: u32;     // S
+override PAD_TOP: u32;    // rows of zeros above the input
+override PAD_LEFT: u32;   // columns of zeros left of the input
+
 struct Params {
-    batch: u32,      // B
-    height: u32,     // H of the input
-    width: u32,      // W of the input
-    channels: u32,   // C of the input
-    out_height: u32, // OH
-    out_width: u32,  // OW
-    kernel: u32,     // K
-    stride: u32,     // S
-    pad_top: u32,    // rows of zeros above the input
-    pad_left: u32,   // columns of zeros left of the input
+    batch: u32, // B
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -31,31 +36,30 @@ fn im2col(
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
     let index = flat_index(gid, groups, WORKGROUP);
-    let patch_len = params.kernel * params.kernel * params.channels;
-    let rows = params.batch * params.out_height * params.out_width;
-    if index >= rows * patch_len {
+    let patch_len = KERNEL * KERNEL * CHANNELS;
+    if index >= params.batch * OUT_HEIGHT * OUT_WIDTH * patch_len {
         return;
     }
 
     // Column -> (kh, kw, c); row -> (b, oy, ox).
     let column = index % patch_len;
     let row = index / patch_len;
-    let c = column % params.channels;
-    let tap = column / params.channels;
-    let kw = tap % params.kernel;
-    let kh = tap / params.kernel;
-    let ox = row % params.out_width;
-    let oy = (row / params.out_width) % params.out_height;
-    let b = row / (params.out_width * params.out_height);
+    let c = column % CHANNELS;
+    let tap = column / CHANNELS;
+    let kw = tap % KERNEL;
+    let kh = tap / KERNEL;
+    let ox = row % OUT_WIDTH;
+    let oy = (row / OUT_WIDTH) % OUT_HEIGHT;
+    let b = row / (OUT_WIDTH * OUT_HEIGHT);
 
     // Input coordinates, signed because the padding reaches above and left of the input.
-    let iy = i32(oy * params.stride + kh) - i32(params.pad_top);
-    let ix = i32(ox * params.stride + kw) - i32(params.pad_left);
-    let inside = iy >= 0 && iy < i32(params.height) && ix >= 0 && ix < i32(params.width);
+    let iy = i32(oy * STRIDE + kh) - i32(PAD_TOP);
+    let ix = i32(ox * STRIDE + kw) - i32(PAD_LEFT);
+    let inside = iy >= 0 && iy < i32(HEIGHT) && ix >= 0 && ix < i32(WIDTH);
     var value = 0.0;
     if inside {
-        let pixel = (b * params.height + u32(iy)) * params.width + u32(ix);
-        value = input[pixel * params.channels + c];
+        let pixel = (b * HEIGHT + u32(iy)) * WIDTH + u32(ix);
+        value = input[pixel * CHANNELS + c];
     }
     cols[index] = value;
 }

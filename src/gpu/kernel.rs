@@ -91,10 +91,24 @@ impl Gpu {
 
     /// The kernel for shader `name` specialised by `override` constants, built on first use.
     pub fn kernel_with(&self, name: &str, overrides: &[(&str, f64)]) -> Result<Kernel> {
-        let key = format!("{name}{overrides:?}");
+        self.kernel_for_shape(name, overrides, &[])
+    }
+
+    /// Like [`Gpu::kernel_with`], with further `override` constants that fix the sizes the
+    /// shader works on. Compiled in, they turn the shader's index divisions into
+    /// multiplications, which CPU drivers cannot vectorise otherwise. Profiles name the kernel
+    /// by its `overrides` only, so one kernel at several shapes stays one row.
+    pub fn kernel_for_shape(
+        &self,
+        name: &str,
+        overrides: &[(&str, f64)],
+        shape: &[(&str, f64)],
+    ) -> Result<Kernel> {
+        let key = format!("{name}{overrides:?}{shape:?}");
         if let Some(kernel) = self.kernels.lock().unwrap().get(&key) {
             return Ok(kernel.clone());
         }
+        let constants: Vec<(&str, f64)> = overrides.iter().chain(shape).copied().collect();
 
         let source = shader_source(name)?;
         log::trace!("shader {name}:\n{source}");
@@ -114,7 +128,7 @@ impl Gpu {
                 module: &module,
                 entry_point: Some(name),
                 compilation_options: wgpu::PipelineCompilationOptions {
-                    constants: overrides,
+                    constants: &constants,
                     ..Default::default()
                 },
                 cache: None,

@@ -11,20 +11,12 @@ use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, Tensor};
 pub use crate::spec::{same_padding, Conv2dShape};
 
-/// The `Params` of `im2col.wgsl` and `col2im.wgsl`.
+/// The `Params` of `im2col.wgsl` and `col2im.wgsl`: the batch; the rest of the geometry is
+/// compiled in (see [`geometry`]).
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct ConvParams {
     batch: u32,
-    height: u32,
-    width: u32,
-    channels: u32,
-    out_height: u32,
-    out_width: u32,
-    kernel: u32,
-    stride: u32,
-    pad_top: u32,
-    pad_left: u32,
 }
 
 /// The forward product `cols * weight` of a convolution.
@@ -32,19 +24,24 @@ fn forward_product(shape: &Conv2dShape) -> MatmulShape {
     MatmulShape::new(shape.rows(), shape.out_channels, shape.patch())
 }
 
-/// The `Params` of `im2col.wgsl` and `col2im.wgsl` for `shape`.
+/// The pipeline overrides of `im2col.wgsl` and `col2im.wgsl` for `shape`.
+fn geometry(shape: &Conv2dShape) -> [(&'static str, f64); 9] {
+    [
+        ("HEIGHT", shape.height as f64),
+        ("WIDTH", shape.width as f64),
+        ("CHANNELS", shape.in_channels as f64),
+        ("OUT_HEIGHT", shape.out_height() as f64),
+        ("OUT_WIDTH", shape.out_width() as f64),
+        ("KERNEL", shape.kernel as f64),
+        ("STRIDE", shape.stride as f64),
+        ("PAD_TOP", shape.pad_rows().0 as f64),
+        ("PAD_LEFT", shape.pad_cols().0 as f64),
+    ]
+}
+
 fn conv_params(shape: &Conv2dShape) -> ConvParams {
     ConvParams {
         batch: shape.batch as u32,
-        height: shape.height as u32,
-        width: shape.width as u32,
-        channels: shape.in_channels as u32,
-        out_height: shape.out_height() as u32,
-        out_width: shape.out_width() as u32,
-        kernel: shape.kernel as u32,
-        stride: shape.stride as u32,
-        pad_top: shape.pad_rows().0 as u32,
-        pad_left: shape.pad_cols().0 as u32,
     }
 }
 
@@ -54,7 +51,7 @@ pub fn im2col(gpu: &Gpu, shape: &Conv2dShape, input: &Tensor, cols: &Tensor) -> 
     shape.check("im2col")?;
     expect_shape("im2col", "input", input.shape(), &shape.input_shape())?;
     expect_shape("im2col", "cols", cols.shape(), &shape.cols_shape())?;
-    let kernel = gpu.kernel("im2col")?;
+    let kernel = gpu.kernel_for_shape("im2col", &[], &geometry(shape))?;
     let groups = grid_for("im2col", cols.len(), kernel.workgroup_size[0])?;
     let label = format!("{}.im2col", cols.label());
     let buffers = [input.buffer(), cols.buffer()];
@@ -77,7 +74,7 @@ pub fn col2im(
         expect_shape("col2im", "bias", bias.shape(), &[shape.in_channels])?;
     }
     let has_bias = if bias.is_some() { 1.0 } else { 0.0 };
-    let kernel = gpu.kernel_with("col2im", &[("HAS_BIAS", has_bias)])?;
+    let kernel = gpu.kernel_for_shape("col2im", &[("HAS_BIAS", has_bias)], &geometry(shape))?;
     let groups = grid_for("col2im", d_input.len(), kernel.workgroup_size[0])?;
     let label = format!("{}.col2im", d_input.label());
     // Without a bias binding 2 is never read; `d_cols` is bound read-only already.
