@@ -321,3 +321,55 @@ fn checkpoint_round_trip_gives_bit_identical_logits_and_images() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The generator step's trunk backward pass gives the same image gradient as the full one and
+/// leaves every trunk parameter gradient as it found it.
+#[test]
+fn trunk_input_only_backward_matches_the_full_one_and_skips_parameter_gradients() {
+    use sgan_gpu::model::{Discriminator, TrunkMode};
+    let gpu = gpu_or_skip!();
+    let trunk = Discriminator::new(gpu, 8, 0).unwrap();
+    gpu.run(&trunk.initialize(gpu, 3).unwrap().iter().collect::<Vec<_>>())
+        .unwrap();
+    let images: Vec<f32> = (0..8 * 784)
+        .map(|i| ((i * 37 % 255) as f32 - 127.5) / 127.5)
+        .collect();
+    let input = Tensor::from_slice(gpu, "images", &[8, 28, 28, 1], &images).unwrap();
+    let d_logits: Vec<f32> = (0..80)
+        .map(|i| ((i * 13 % 17) as f32 - 8.0) / 8.0)
+        .collect();
+    let d_image = Tensor::<f32>::zeros(gpu, "d_image", &[8, 28, 28, 1]);
+    let mode = TrunkMode::Train {
+        update_running: false,
+    };
+    let forward = trunk.forward(gpu, &input, mode).unwrap();
+    let run = |dispatches: &[sgan_gpu::gpu::Dispatch]| {
+        trunk.d_logits.write(gpu, &d_logits).unwrap();
+        forward.set_dropout_counter(gpu, &trunk, 0);
+        let all: Vec<_> = forward.dispatches.iter().chain(dispatches).collect();
+        gpu.run(&all).unwrap();
+        d_image.read(gpu).unwrap()
+    };
+    let full = run(&trunk.backward(gpu, Some(&d_image)).unwrap());
+    // Mark every parameter gradient but batch norm's, which the input gradient is built from.
+    let marked: Vec<&Tensor> = trunk
+        .gradients()
+        .into_iter()
+        .filter(|g| !g.label().contains("norm"))
+        .collect();
+    assert!(marked.len() >= 6, "conv and dense weights and biases");
+    for gradient in &marked {
+        gradient.write(gpu, &vec![7.0; gradient.len()]).unwrap();
+    }
+    let input_only = run(&trunk.backward_input_only(gpu, &d_image).unwrap());
+    assert_eq!(full, input_only, "the image gradients differ");
+    assert!(full.iter().any(|g| *g != 0.0));
+    for gradient in marked {
+        let values = gradient.read(gpu).unwrap();
+        assert!(
+            values.iter().all(|v| *v == 7.0),
+            "{} was written",
+            gradient.label()
+        );
+    }
+}

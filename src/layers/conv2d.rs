@@ -229,6 +229,24 @@ impl Conv2d {
         )
     }
 
+    /// Dispatches computing only `d_input` from `d_output`, for a backward pass whose
+    /// parameter gradients nobody reads.
+    pub fn backward_input(
+        &self,
+        gpu: &Gpu,
+        d_output: &Tensor,
+        d_input: &Tensor,
+    ) -> Result<Vec<Dispatch>> {
+        conv2d_backward_input(
+            gpu,
+            &self.shape,
+            d_output,
+            &self.weight,
+            &self.d_cols,
+            d_input,
+        )
+    }
+
     /// Dispatches computing `d_weight`, `d_bias` and, when asked, `d_input` from `d_output`;
     /// they read the `cols` of the forward pass recorded before them.
     pub fn backward(

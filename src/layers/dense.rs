@@ -167,6 +167,17 @@ impl Dense {
         )?])
     }
 
+    /// The dispatch computing only `d_input`, for a backward pass whose parameter gradients
+    /// nobody reads.
+    pub fn backward_input(
+        &self,
+        gpu: &Gpu,
+        d_output: &Tensor,
+        d_input: &Tensor,
+    ) -> Result<Dispatch> {
+        dense_backward_input(gpu, &self.shape, d_output, &self.weight, d_input)
+    }
+
     /// Dispatches computing `d_weight`, `d_bias` and, when asked, `d_input`. `input` is the
     /// forward input, which must still hold its values when these run.
     pub fn backward(

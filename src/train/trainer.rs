@@ -434,9 +434,9 @@ impl<'g> Trainer<'g> {
         r.extend(self.generator_head.forward(gpu, &trunk.logits, 1.0)?);
         r.dispatches
             .push(self.generator_head.backward(gpu, &trunk.d_logits)?);
-        // The trunk's parameter gradients computed here are never applied: the next
-        // iteration's first backward pass overwrites them before any optimizer reads them.
-        r.extend(trunk.backward(gpu, Some(generator.d_image()))?);
+        // Only the path into G: the trunk is frozen here, so its parameter gradients would
+        // never be applied.
+        r.extend(trunk.backward_input_only(gpu, generator.d_image())?);
         r.extend(generator.backward(gpu, &self.z, &self.images, generator.d_image())?);
         let (g_params, g_grads) = (generator.parameters(), generator.gradients());
         r.extend(self.adam_generator.step(gpu, &g_params, &g_grads)?);
