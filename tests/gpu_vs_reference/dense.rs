@@ -2,7 +2,7 @@
 
 use sgan_gpu::gpu::{Gpu, Tensor};
 use sgan_gpu::layers::dense::{self, Dense, DenseShape};
-use sgan_gpu::layers::matmul::{bias_backward, matmul, MatmulShape};
+use sgan_gpu::layers::matmul::{bias_backward, matmul, matmul_with, MatmulKernel, MatmulShape};
 use sgan_gpu::reference;
 
 use crate::common::{self, assert_close, random_vec, to_f32, to_f64};
@@ -23,8 +23,15 @@ fn random_tensor(gpu: &Gpu, label: &str, shape: &[usize], seed: u64) -> (Tensor,
     (tensor, to_f64(&data))
 }
 
-fn check_matmul(name: &str, m: usize, n: usize, k: usize, with_bias: bool) {
-    let gpu = gpu_or_skip!();
+/// One product in all four transpose combinations against the f64 reference, through
+/// `kernel`, or through the kernel `matmul` selects when `kernel` is `None`.
+fn check_matmul_on(
+    gpu: &Gpu,
+    kernel: Option<MatmulKernel>,
+    name: &str,
+    (m, n, k): (usize, usize, usize),
+    with_bias: bool,
+) {
     for (transpose_a, transpose_b) in [(false, false), (true, false), (false, true), (true, true)] {
         let mut shape = MatmulShape::new(m, n, k);
         shape.transpose_a = transpose_a;
@@ -34,7 +41,11 @@ fn check_matmul(name: &str, m: usize, n: usize, k: usize, with_bias: bool) {
         let (bias, bias_data) = random_tensor(gpu, "bias", &[n], 3);
         let c = Tensor::zeros(gpu, "c", &[m, n]);
         let bias_tensor = with_bias.then_some(&bias);
-        let dispatch = matmul(gpu, &a, &b, bias_tensor, &c, shape).unwrap();
+        let dispatch = match kernel {
+            Some(kernel) => matmul_with(gpu, kernel, &a, &b, bias_tensor, &c, shape),
+            None => matmul(gpu, &a, &b, bias_tensor, &c, shape),
+        }
+        .unwrap();
         gpu.run(&[&dispatch]).unwrap();
         let bias_ref = with_bias.then_some(&bias_data[..]);
         let want = reference::matmul(
@@ -50,6 +61,107 @@ fn check_matmul(name: &str, m: usize, n: usize, k: usize, with_bias: bool) {
         let label = format!("{name} (A^T {transpose_a}, B^T {transpose_b})");
         assert_close(&label, &c.read(gpu).unwrap(), &want, atol(k), 1e-5);
     }
+}
+
+fn check_matmul(name: &str, m: usize, n: usize, k: usize, with_bias: bool) {
+    let gpu = gpu_or_skip!();
+    check_matmul_on(gpu, None, name, (m, n, k), with_bias);
+}
+
+/// Ragged products (M x N x K) for every kernel variant. The tiles are 64 x 64 (portable,
+/// tiled) and 32 x 128 (subgroup, in strips of 16 columns), the tiled kernel's K tile is 16:
+/// every shape here is ragged against all of them, and together they span several workgroups
+/// along both axes, K shorter than one K tile, and single rows, columns and values.
+const VARIANT_SHAPES: [(usize, usize, usize); 6] = [
+    (67, 45, 93),
+    (301, 203, 77),
+    (1, 1, 5),
+    (33, 70, 1),
+    (97, 291, 40),
+    (130, 9, 21),
+];
+
+/// Every shape of `VARIANT_SHAPES`, with and without bias, in all four transpose combinations,
+/// through `kernel`; skipped with a note where the adapter cannot run it.
+fn check_variant(kernel: MatmulKernel) {
+    let gpu = gpu_or_skip!();
+    if let Err(reason) = kernel.check(gpu) {
+        println!("skipping the {kernel} matmul kernel: {reason}");
+        return;
+    }
+    for (m, n, k) in VARIANT_SHAPES {
+        for with_bias in [false, true] {
+            let bias = if with_bias { " + bias" } else { "" };
+            let name = format!("matmul[{kernel}] {m}x{n}x{k}{bias}");
+            check_matmul_on(gpu, Some(kernel), &name, (m, n, k), with_bias);
+        }
+    }
+}
+
+#[test]
+fn matmul_portable_matches_reference() {
+    check_variant(MatmulKernel::Portable);
+}
+
+#[test]
+fn matmul_subgroup_matches_reference() {
+    check_variant(MatmulKernel::Subgroup);
+}
+
+#[test]
+fn matmul_tiled_matches_reference() {
+    check_variant(MatmulKernel::Tiled);
+}
+
+/// The selection rule on made-up adapters: no device is opened.
+#[test]
+fn matmul_kernel_rule_follows_adapter() {
+    let adapter = |device_type, lanes: (u32, u32)| {
+        let mut info = wgpu::AdapterInfo::new(device_type, wgpu::Backend::Vulkan);
+        (info.subgroup_min_size, info.subgroup_max_size) = lanes;
+        info
+    };
+    let subgroups = wgpu::Features::SUBGROUP;
+    let none = wgpu::Features::empty();
+    let cpu = wgpu::DeviceType::Cpu;
+    let rule = MatmulKernel::for_adapter;
+    assert_eq!(
+        rule(&adapter(cpu, (8, 8)), subgroups),
+        MatmulKernel::Subgroup
+    );
+    assert_eq!(rule(&adapter(cpu, (8, 8)), none), MatmulKernel::Portable);
+    assert_eq!(
+        rule(&adapter(cpu, (4, 128)), subgroups),
+        MatmulKernel::Portable
+    );
+    assert_eq!(
+        rule(&adapter(cpu, (16, 16)), subgroups),
+        MatmulKernel::Portable
+    );
+    for gpu in [
+        wgpu::DeviceType::DiscreteGpu,
+        wgpu::DeviceType::IntegratedGpu,
+        wgpu::DeviceType::VirtualGpu,
+    ] {
+        assert_eq!(
+            rule(&adapter(gpu, (32, 32)), subgroups),
+            MatmulKernel::Tiled
+        );
+        assert_eq!(rule(&adapter(gpu, (8, 8)), subgroups), MatmulKernel::Tiled);
+    }
+    let other = wgpu::DeviceType::Other;
+    assert_eq!(
+        rule(&adapter(other, (8, 8)), subgroups),
+        MatmulKernel::Portable
+    );
+}
+
+#[test]
+fn matmul_kernel_names_round_trip() {
+    for kernel in MatmulKernel::ALL {
+        assert_eq!(kernel.name().parse::<MatmulKernel>().unwrap(), kernel);
+    }
+    assert!("fastest".parse::<MatmulKernel>().is_err());
 }
 
 #[test]
