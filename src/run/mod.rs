@@ -26,7 +26,7 @@ use crate::report::{self, MetricsRow};
 use crate::train::{labeled_first, Config, Evaluator, Mode, Trainer};
 
 pub mod state;
-pub use state::{load_state, save_state, SavedState, STATE_FILE};
+pub use state::{load_state, parse_state, save_state, SavedState, STATE_FILE};
 
 /// Identifies sgan-gpu checkpoints in their metadata, with the version of their layout.
 pub(crate) const CHECKPOINT_FORMAT: &str = "sgan-gpu";
