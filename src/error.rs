@@ -24,6 +24,21 @@ pub enum Error {
         needed: u64,
     },
 
+    #[error(
+        "{flag} {batch} is too large for adapter `{adapter}`: {demand}, over its {limit} of \
+         {value}. The largest {flag} that fits is {largest}"
+    )]
+    BatchTooLarge {
+        flag: &'static str,
+        batch: usize,
+        adapter: String,
+        /// What the batch would ask of the limit, in words with its unit.
+        demand: String,
+        limit: &'static str,
+        value: u64,
+        largest: usize,
+    },
+
     #[error("unknown backend `{name}`: use one of vulkan, metal, dx12, gl")]
     UnknownBackend { name: String },
 

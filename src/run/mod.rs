@@ -204,6 +204,7 @@ pub fn train_with(gpu: &Gpu, start: Start, mut controls: Controls<'_>) -> Result
     let config = &config;
     let mnist = Mnist::load(&config.data_dir)?;
     config.validate(mnist.train.len())?;
+    model::footprint::check_batch(gpu, config.batch, "--batch")?;
     let adapter = AdapterRecord::of(gpu);
     let out = |name: &str| config.out_dir.join(name);
     if resumed.is_none() {
@@ -406,6 +407,7 @@ pub fn sample(
         });
     }
     let gpu = Gpu::new(gpu_options)?;
+    model::footprint::check_batch(&gpu, count, "--count")?;
     let generator = Generator::new(&gpu, count)?;
     load_into(&gpu, checkpoint, &generator.named_tensors())?;
     let z = Tensor::zeros(&gpu, "sample.z", &[count, Z_DIM]);
