@@ -84,6 +84,12 @@ pub enum Error {
     )]
     MnistMissing { path: PathBuf },
 
+    #[error(
+        "the MNIST folder {dir} does not exist or is not a folder. Pass --data DIR with the \
+         four IDX files (gzip or raw); the repository bundles them under data/mnist/"
+    )]
+    MnistDirMissing { dir: PathBuf },
+
     #[error("MNIST file {path} is broken: {reason}. Replace it with a fresh copy of the file")]
     MnistCorrupt { path: PathBuf, reason: String },
 
@@ -107,6 +113,9 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+
+    #[error("cannot use {dir} as the output folder: {reason}. Pass an --out you can write to")]
+    OutDir { dir: PathBuf, reason: String },
 
     #[error("cannot write {path}: the folder {dir} does not exist. Create it or pick another")]
     WriteDirMissing { path: PathBuf, dir: PathBuf },

@@ -105,19 +105,33 @@ pub fn upload(
     }
 }
 
-/// Refuses to mix a new run into a folder that already holds files.
+/// Refuses to mix a new run into a folder that already holds files, and makes the folder and
+/// its `samples/`. A path that cannot be a writable folder is refused with the reason.
 fn prepare_out_dir(dir: &Path) -> Result<()> {
-    let io = |source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
+    let unusable = |reason: String| Error::OutDir {
+        dir: dir.to_path_buf(),
+        reason,
     };
-    if dir.exists() && std::fs::read_dir(dir).map_err(io)?.next().is_some() {
-        return Err(Error::InvalidConfig {
-            message: format!(
-                "the output folder {} already holds files; pass another --out or remove it",
-                dir.display()
-            ),
-        });
+    let io = |source: std::io::Error| {
+        unusable(match source.kind() {
+            std::io::ErrorKind::NotADirectory => {
+                "a part of the path is a file, not a folder".to_string()
+            }
+            _ => source.to_string(),
+        })
+    };
+    if dir.exists() {
+        if !dir.is_dir() {
+            return Err(unusable("it is a file, not a folder".to_string()));
+        }
+        if std::fs::read_dir(dir).map_err(io)?.next().is_some() {
+            return Err(Error::InvalidConfig {
+                message: format!(
+                    "the output folder {} already holds files; pass another --out or remove it",
+                    dir.display()
+                ),
+            });
+        }
     }
     std::fs::create_dir_all(dir.join("samples")).map_err(io)
 }
@@ -222,12 +236,20 @@ pub fn train_with(gpu: &Gpu, start: Start, mut controls: Controls<'_>) -> Result
     let mut trainer = Trainer::new(gpu, config, train_set)?;
     let mut rows = Vec::new();
     if let Some(saved) = &resumed {
-        trainer
-            .restore_state(&saved.state)
-            .map_err(|e| Error::Checkpoint {
+        trainer.restore_state(&saved.state).map_err(|e| {
+            // The trainer's messages name the tensor; its own function name says nothing here.
+            let detail = match e {
+                Error::InvalidArgument { message, .. } => message,
+                Error::ShapeMismatch { expected, got, .. } => {
+                    format!("the model has {expected}, the state {got}")
+                }
+                other => other.to_string(),
+            };
+            Error::Checkpoint {
                 path: out(STATE_FILE),
-                reason: format!("does not fit this model: {e}"),
-            })?;
+                reason: format!("does not fit this model: {detail}"),
+            }
+        })?;
         rows = saved.rows.clone();
     }
     let steps = config.steps();
@@ -370,8 +392,9 @@ pub fn load_into(gpu: &Gpu, path: &Path, named: &[NamedTensor<'_>]) -> Result<re
         return Err(Error::Checkpoint {
             path: path.to_path_buf(),
             reason: format!(
-                "its layout version is {:?}, this sgan-gpu reads version {CHECKPOINT_VERSION}",
-                meta("version")
+                "its layout version is {}, this sgan-gpu reads version {CHECKPOINT_VERSION}. \
+                 Read it with the sgan-gpu that wrote it",
+                meta("version").unwrap_or("missing")
             ),
         });
     }

@@ -128,10 +128,10 @@ fn check_state(checkpoint: report::Checkpoint) -> Result<SavedState> {
     };
     if version != STATE_VERSION || meta("version") != Some(CHECKPOINT_VERSION) {
         return Err(error(format!(
-            "its state version is {version} (model layout {:?}); this sgan-gpu resumes state \
+            "its state version is {version} (model layout {}); this sgan-gpu resumes state \
              version {STATE_VERSION} (layout {CHECKPOINT_VERSION}). Resume it with the \
              sgan-gpu that wrote it",
-            meta("version")
+            meta("version").unwrap_or("missing")
         )));
     }
     let stored = meta("checksum_crc32").unwrap_or("none");

@@ -103,8 +103,9 @@ impl Config {
         }
         if self.num_labeled == 0 || self.num_labeled >= training_images {
             return invalid(format!(
-                "--num-labeled must lie in 1..{training_images} (the training set has \
+                "--num-labeled must lie between 1 and {} (the training set has \
                  {training_images} images and the unlabelled set must not be empty), got {}",
+                training_images.saturating_sub(1),
                 self.num_labeled
             ));
         }
