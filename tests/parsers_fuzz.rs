@@ -152,10 +152,9 @@ fn idx_labels() -> Vec<u8> {
     bytes
 }
 
-fn scratch_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sgan-gpu-fuzz-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A path for a scratch file of this process; each user removes its file.
+fn scratch_file(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("sgan-gpu-fuzz-{}-{name}", std::process::id()))
 }
 
 fn small_tensors() -> Vec<NamedTensor> {
@@ -177,7 +176,7 @@ fn small_tensors() -> Vec<NamedTensor> {
 fn checkpoint() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
     BYTES.get_or_init(|| {
-        let path = scratch_dir().join("checkpoint.safetensors");
+        let path = scratch_file("checkpoint.safetensors");
         let metadata = BTreeMap::from([
             ("format".to_string(), "sgan-gpu".to_string()),
             ("version".to_string(), "1".to_string()),
@@ -193,7 +192,7 @@ fn checkpoint() -> &'static [u8] {
 fn state() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
     BYTES.get_or_init(|| {
-        let path = scratch_dir().join("state.safetensors");
+        let path = scratch_file("state.safetensors");
         let state = TrainingState {
             tensors: small_tensors(),
             adam_steps: [3, 6, 3],
@@ -464,14 +463,13 @@ proptest! {
 /// read (the run refuses it later), and more iterations done than the run has is refused.
 #[test]
 fn state_metadata_with_impossible_values_is_read_without_panicking() {
-    let dir = scratch_dir();
     let state = TrainingState {
         tensors: small_tensors(),
         adam_steps: [3, 3, 3],
         steps_done: 3,
     };
     let save = |name: &str, config: Config| {
-        let path = dir.join(name);
+        let path = scratch_file(name);
         run::save_state(&path, &config, &[], &state).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         let _ = std::fs::remove_file(&path);
