@@ -1,7 +1,7 @@
 //! The crate's one error type. Every message says what went wrong and, where there is one, what
 //! the user can do about it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Everything that can go wrong in sgan-gpu.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +24,21 @@ pub enum Error {
         needed: u64,
     },
 
+    #[error(
+        "{flag} {batch} is too large for adapter `{adapter}`: {demand}, over its {limit} of \
+         {value}. The largest {flag} that fits is {largest}"
+    )]
+    BatchTooLarge {
+        flag: &'static str,
+        batch: usize,
+        adapter: String,
+        /// What the batch would ask of the limit, in words with its unit.
+        demand: String,
+        limit: &'static str,
+        value: u64,
+        largest: usize,
+    },
+
     #[error("unknown backend `{name}`: use one of vulkan, metal, dx12, gl")]
     UnknownBackend { name: String },
 
@@ -32,6 +47,25 @@ pub enum Error {
 
     #[error("cannot open a device on `{adapter}`: {message}")]
     RequestDevice { adapter: String, message: String },
+
+    #[error(
+        "the GPU device `{adapter}` was lost ({reason}): its driver reset or it went away. Run \
+         the command again; if it recurs, update the driver or pick another --adapter"
+    )]
+    DeviceLost { adapter: String, reason: String },
+
+    #[error(
+        "the GPU device was lost at iteration {iteration} ({reason}). {}",
+        resume_hint(*.last_state, .state_file, .dir)
+    )]
+    RunDeviceLost {
+        iteration: usize,
+        reason: String,
+        /// The iteration of the last training state written, if any was.
+        last_state: Option<usize>,
+        state_file: PathBuf,
+        dir: PathBuf,
+    },
 
     #[error("shader `{shader}` failed to compile: {message}")]
     ShaderCompile { shader: String, message: String },
@@ -72,6 +106,12 @@ pub enum Error {
     )]
     MnistMissing { path: PathBuf },
 
+    #[error(
+        "the MNIST folder {dir} does not exist or is not a folder. Pass --data DIR with the \
+         four IDX files (gzip or raw); the repository bundles them under data/mnist/"
+    )]
+    MnistDirMissing { dir: PathBuf },
+
     #[error("MNIST file {path} is broken: {reason}. Replace it with a fresh copy of the file")]
     MnistCorrupt { path: PathBuf, reason: String },
 
@@ -84,6 +124,16 @@ pub enum Error {
     #[error("interrupted at iteration {iteration}; resume with: sgan-gpu train --resume {dir}")]
     Interrupted { iteration: usize, dir: PathBuf },
 
+    #[error(
+        "interrupted during {stage}, after iteration {steps} of {steps}, whose state is \
+         written; finish with: sgan-gpu train --resume {dir}"
+    )]
+    InterruptedFinishing {
+        stage: &'static str,
+        steps: usize,
+        dir: PathBuf,
+    },
+
     #[error("invalid configuration: {message}")]
     InvalidConfig { message: String },
 
@@ -95,6 +145,9 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+
+    #[error("cannot use {dir} as the output folder: {reason}. Pass an --out you can write to")]
+    OutDir { dir: PathBuf, reason: String },
 
     #[error("cannot write {path}: the folder {dir} does not exist. Create it or pick another")]
     WriteDirMissing { path: PathBuf, dir: PathBuf },
@@ -120,6 +173,23 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// What a run whose device was lost can do next: resume from its last state, or start over.
+fn resume_hint(last_state: Option<usize>, state_file: &Path, dir: &Path) -> String {
+    match last_state {
+        Some(iteration) => format!(
+            "The last training state written is {} (iteration {iteration}); once the GPU works \
+             again (or with another --adapter), resume with: sgan-gpu train --resume {}",
+            state_file.display(),
+            dir.display()
+        ),
+        None => format!(
+            "No training state was written yet, so the run cannot be resumed; start it again \
+             with another --out (or remove {} first)",
+            dir.display()
+        ),
+    }
 }
 
 /// Shorthand used throughout the crate.

@@ -226,6 +226,10 @@ static INTERRUPT: AtomicBool = AtomicBool::new(false);
 /// Exit code of a run stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
 const EXIT_INTERRUPTED: u8 = 130;
 
+/// Exit code when the GPU device was lost, which a script may retry or resume from (2 is
+/// clap's for a usage error).
+const EXIT_DEVICE_LOST: u8 = 3;
+
 /// Routes Ctrl-C and SIGTERM to [`INTERRUPT`]; a second one ends the process at once.
 fn catch_interrupts() {
     let installed = ctrlc::set_handler(|| {
@@ -243,7 +247,7 @@ fn controls(profile: bool) -> run::Controls<'static> {
     run::Controls {
         profile,
         interrupt: Some(&INTERRUPT),
-        after_step: None,
+        ..run::Controls::default()
     }
 }
 
@@ -354,15 +358,29 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error @ sgan_gpu::Error::Interrupted { .. }) => {
+        Err(
+            error @ (sgan_gpu::Error::Interrupted { .. }
+            | sgan_gpu::Error::InterruptedFinishing { .. }),
+        ) => {
             eprintln!("{error}");
             ExitCode::from(EXIT_INTERRUPTED)
         }
-        Err(error) => {
+        Err(
+            error @ (sgan_gpu::Error::DeviceLost { .. } | sgan_gpu::Error::RunDeviceLost { .. }),
+        ) => {
             eprintln!("error: {error}");
+            ExitCode::from(EXIT_DEVICE_LOST)
+        }
+        Err(error) => {
+            let message = error.to_string();
+            eprintln!("error: {message}");
+            // Most messages quote their cause already; repeat only what they do not say.
             let mut source = std::error::Error::source(&error);
             while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
+                let cause_text = cause.to_string();
+                if !message.contains(&cause_text) {
+                    eprintln!("  caused by: {cause_text}");
+                }
                 source = cause.source();
             }
             ExitCode::FAILURE

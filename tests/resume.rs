@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use sgan_gpu::data::mnist::{default_dir, Mnist, Split};
-use sgan_gpu::gpu::Gpu;
+use sgan_gpu::gpu::{Gpu, GpuOptions};
 use sgan_gpu::report::{self, MetricsRow, NamedTensor};
-use sgan_gpu::run::{self, Controls, Start, STATE_FILE};
+use sgan_gpu::run::{self, Controls, FinalStage, Start, STATE_FILE};
 use sgan_gpu::train::{Config, Mode, Schedule, Trainer, TrainingState};
 use sgan_gpu::Error;
 
@@ -79,7 +79,7 @@ fn run(start: Start, stop_after: Option<usize>) -> sgan_gpu::Result<run::Summary
     let controls = Controls {
         interrupt: Some(&flag),
         after_step: Some(&mut hook),
-        ..Default::default()
+        ..Controls::default()
     };
     run::train_with(gpu, start, controls)
 }
@@ -256,7 +256,7 @@ fn a_diverged_run_names_phase_and_iteration_and_keeps_the_last_good_state() {
     };
     let controls = Controls {
         after_step: Some(&mut poison),
-        ..Default::default()
+        ..Controls::default()
     };
     let error = run::train_with(gpu, Start::Fresh(config.clone()), controls).unwrap_err();
     let message = error.to_string();
@@ -273,6 +273,138 @@ fn a_diverged_run_names_phase_and_iteration_and_keeps_the_last_good_state() {
         .iter()
         .all(|t| t.data.iter().all(|v| v.is_finite())));
     let _ = std::fs::remove_dir_all(&config.out_dir);
+}
+
+/// A Ctrl-C after the last iteration, during the final evaluation or while a final file is
+/// written, still stops the run as interrupted, naming the stage, with the last iteration's
+/// state on disk and no final checkpoint; `--resume` then evaluates and writes the final
+/// files, with the same test accuracy as a run never interrupted.
+#[test]
+fn an_interrupt_during_the_final_stages_keeps_the_state_and_resume_finishes_the_run() {
+    gpu_or_skip!();
+    let whole = config(Mode::Supervised, 2, scratch("final-whole"));
+    let expected = run(Start::Fresh(whole.clone()), None).unwrap();
+    let stages = [
+        FinalStage::Evaluation,
+        FinalStage::Summary,
+        FinalStage::LossPlot,
+        FinalStage::Checkpoint,
+    ];
+    for stage in stages {
+        let config = Config {
+            out_dir: scratch(&format!("final-{stage:?}")),
+            ..whole.clone()
+        };
+        let flag = AtomicBool::new(false);
+        let mut press_ctrl_c = |now: FinalStage| {
+            if now == stage {
+                flag.store(true, Ordering::SeqCst);
+            }
+        };
+        let controls = Controls {
+            interrupt: Some(&flag),
+            before_final: Some(&mut press_ctrl_c),
+            ..Controls::default()
+        };
+        match run::train_with(
+            common::gpu().unwrap(),
+            Start::Fresh(config.clone()),
+            controls,
+        ) {
+            Err(error @ Error::InterruptedFinishing { .. }) => {
+                let message = error.to_string();
+                assert!(
+                    message.contains(stage.describe())
+                        && message.contains("after iteration 2 of 2")
+                        && message.contains(&format!("--resume {}", config.out_dir.display())),
+                    "{message}"
+                );
+            }
+            other => panic!("{stage:?}: expected InterruptedFinishing, got {other:?}"),
+        }
+        let saved = run::load_state(&config.out_dir.join(STATE_FILE)).unwrap();
+        assert_eq!(saved.state.steps_done, 2, "{stage:?}");
+        assert!(!config.out_dir.join("checkpoint.safetensors").exists());
+
+        let resumed = run(Start::Resume(config.out_dir.clone()), None).unwrap();
+        assert_eq!(
+            resumed.test_accuracy.to_bits(),
+            expected.test_accuracy.to_bits(),
+            "{stage:?}"
+        );
+        for file in ["summary.json", "losses.png", "checkpoint.safetensors"] {
+            assert!(config.out_dir.join(file).exists(), "{stage:?}: no {file}");
+        }
+        let _ = std::fs::remove_dir_all(&config.out_dir);
+    }
+    let _ = std::fs::remove_dir_all(&whole.out_dir);
+}
+
+/// Runs `config` on a device of its own, destroying the device after iteration `lose_after`
+/// as a driver reset would lose it; the shared test device lives on.
+fn run_losing_the_device(config: &Config, lose_after: usize) -> Error {
+    let gpu = Gpu::new(&GpuOptions::default()).unwrap();
+    let mut destroy = |trainer: &Trainer| {
+        if trainer.steps_done() == lose_after {
+            trainer.gpu().device.destroy();
+        }
+    };
+    let controls = Controls {
+        after_step: Some(&mut destroy),
+        ..Controls::default()
+    };
+    run::train_with(&gpu, Start::Fresh(config.clone()), controls).unwrap_err()
+}
+
+/// A lost device is reported as such, with the iteration, the last state written (here the
+/// one of iteration 3, `checkpoint_every` being 3) and the command that resumes from it; the
+/// state loads and the resumed run, on a working device, finishes. Lost before any state was
+/// written, the message says the run cannot be resumed.
+#[test]
+fn a_lost_device_names_the_last_state_written_and_the_run_resumes_from_it() {
+    gpu_or_skip!();
+    let lost = config(Mode::Supervised, 6, scratch("lost"));
+    let error = run_losing_the_device(&lost, 4);
+    let message = error.to_string();
+    let Error::RunDeviceLost {
+        iteration: 4,
+        last_state: Some(3),
+        state_file,
+        ..
+    } = &error
+    else {
+        panic!("expected RunDeviceLost at 4 with the state of 3, got {error:?}");
+    };
+    assert_eq!(state_file, &lost.out_dir.join(STATE_FILE));
+    assert!(
+        message.contains("lost at iteration 4")
+            && message.contains(&format!("{} (iteration 3)", state_file.display()))
+            && message.contains(&format!("--resume {}", lost.out_dir.display())),
+        "{message}"
+    );
+    println!("{message}");
+    assert_eq!(run::load_state(state_file).unwrap().state.steps_done, 3);
+    let summary = run(Start::Resume(lost.out_dir.clone()), None).expect("the resume ends");
+    assert_eq!(summary.steps, 6);
+
+    let early = config(Mode::Supervised, 6, scratch("lost-early"));
+    let error = run_losing_the_device(&early, 1);
+    let message = error.to_string();
+    assert!(
+        matches!(
+            error,
+            Error::RunDeviceLost {
+                iteration: 1,
+                last_state: None,
+                ..
+            }
+        ) && message.contains("No training state was written yet"),
+        "{message}"
+    );
+    println!("{message}");
+    assert!(!early.out_dir.join(STATE_FILE).exists());
+    let _ = std::fs::remove_dir_all(&lost.out_dir);
+    let _ = std::fs::remove_dir_all(&early.out_dir);
 }
 
 /// A small state that needs no GPU: two tensors, the default configuration, one metrics row.

@@ -93,6 +93,11 @@ impl Mnist {
     /// Loads the four files from `dir`, checking that the images are 28x28, that every label
     /// lies in 0..9 and that each split has as many labels as images.
     pub fn load(dir: &Path) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::MnistDirMissing {
+                dir: dir.to_path_buf(),
+            });
+        }
         Ok(Self {
             train: load_split(dir, "train")?,
             test: load_split(dir, "t10k")?,

@@ -35,6 +35,8 @@ pub struct Gpu {
     kernels: Mutex<HashMap<String, Kernel>>,
     /// First uncaptured validation error, taken by [`Gpu::check`].
     validation_error: Arc<Mutex<Option<String>>>,
+    /// Why the device was lost, once it is; it stays lost (see [`Gpu::lost`]).
+    lost: Arc<Mutex<Option<String>>>,
 }
 
 impl Gpu {
@@ -72,10 +74,20 @@ impl Gpu {
                 .unwrap()
                 .get_or_insert_with(|| error.to_string());
         }));
-        device.set_device_lost_callback(|reason, message| {
+        // Every loss is recorded, a destroyed device's too (that is how tests simulate one);
+        // only the others are logged, since dropping a device at exit also destroys it.
+        let lost = Arc::new(Mutex::new(None));
+        let lost_sink = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
             if reason != wgpu::DeviceLostReason::Destroyed {
                 log::error!("the GPU device was lost ({reason:?}): {message}");
             }
+            let why = match (reason, message.is_empty()) {
+                (wgpu::DeviceLostReason::Destroyed, true) => "the device was destroyed".into(),
+                (_, true) => format!("{reason:?}"),
+                (_, false) => format!("{reason:?}: {message}"),
+            };
+            lost_sink.lock().unwrap().get_or_insert(why);
         });
 
         log::info!(
@@ -92,6 +104,22 @@ impl Gpu {
             info,
             kernels: Mutex::new(HashMap::new()),
             validation_error,
+            lost,
+        })
+    }
+
+    /// Why the device was lost, or `None` while it works. Polls the device once without
+    /// waiting first, since wgpu reports a loss only from inside a poll.
+    pub fn lost(&self) -> Option<String> {
+        let _ = self.device.poll(wgpu::PollType::Poll);
+        self.lost.lock().unwrap().clone()
+    }
+
+    fn lost_error(&self) -> Option<Error> {
+        let reason = self.lost.lock().unwrap().clone()?;
+        Some(Error::DeviceLost {
+            adapter: self.info.name.clone(),
+            reason,
         })
     }
 
@@ -105,8 +133,12 @@ impl Gpu {
         self.kernels.lock().unwrap().len()
     }
 
-    /// Returns the first validation error wgpu reported since the last check, as an `Err`.
+    /// Returns the first validation error wgpu reported since the last check, as an `Err`; a
+    /// lost device (which fails every command after it) is reported as such instead.
     pub fn check(&self) -> Result<()> {
+        if let Some(error) = self.lost_error() {
+            return Err(error);
+        }
         match self.validation_error.lock().unwrap().take() {
             Some(message) => Err(Error::GpuValidation { message }),
             None => Ok(()),
@@ -133,8 +165,10 @@ impl Gpu {
     pub fn wait(&self) -> Result<()> {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::GpuValidation {
-                message: e.to_string(),
+            .map_err(|e| {
+                self.lost_error().unwrap_or(Error::GpuValidation {
+                    message: e.to_string(),
+                })
             })?;
         self.check()
     }

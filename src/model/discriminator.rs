@@ -99,18 +99,8 @@ impl Discriminator {
     /// Allocates every layer and activation for batches of `batch`; dropout masks are drawn
     /// from `seed`. Weights start at zero until [`Discriminator::initialize`] runs.
     pub fn new(gpu: &Gpu, batch: usize, seed: u32) -> Result<Self> {
-        let conv = |label: &str, side: usize, in_channels, out_channels| {
-            let shape = Conv2dShape {
-                batch,
-                height: side,
-                width: side,
-                in_channels,
-                out_channels,
-                kernel: 3,
-                stride: 2,
-            };
-            Conv2d::new(gpu, label, shape)
-        };
+        let [conv1, conv2, conv3] = Self::layer_shapes(batch);
+        let conv = |label: &str, shape| Conv2d::new(gpu, label, shape);
         let dense_shape = DenseShape {
             batch,
             inputs: 4 * 4 * 128,
@@ -119,10 +109,10 @@ impl Discriminator {
         let shape3 = [batch, 4, 4, 128];
         Ok(Self {
             batch,
-            conv1: conv("discriminator.conv_1", IMAGE_SIDE, 1, 32)?,
-            conv2: conv("discriminator.conv_2", 14, 32, 64)?,
+            conv1: conv("discriminator.conv_1", conv1)?,
+            conv2: conv("discriminator.conv_2", conv2)?,
             norm2: BatchNorm::new(gpu, "discriminator.batch_norm_2", &[batch, 7, 7, 64])?,
-            conv3: conv("discriminator.conv_3", 7, 64, 128)?,
+            conv3: conv("discriminator.conv_3", conv3)?,
             norm3: BatchNorm::new(gpu, "discriminator.batch_norm_3", &shape3)?,
             dropout: Dropout::new(gpu, "discriminator.dropout", &shape3, DROPOUT_RATE, seed, 1)?,
             dense: Dense::new(gpu, "discriminator.dense", dense_shape)?,
@@ -131,6 +121,21 @@ impl Discriminator {
             act: Activations::new(gpu, "discriminator", batch),
             grad: Activations::new(gpu, "discriminator.d", batch),
         })
+    }
+
+    /// The three convolutions for batches of `batch`, each 3x3 with stride 2: 28x28x1 ->
+    /// 14x14x32 -> 7x7x64 -> 4x4x128.
+    pub fn layer_shapes(batch: usize) -> [Conv2dShape; 3] {
+        let conv = |side, in_channels, out_channels| Conv2dShape {
+            batch,
+            height: side,
+            width: side,
+            in_channels,
+            out_channels,
+            kernel: 3,
+            stride: 2,
+        };
+        [conv(IMAGE_SIDE, 1, 32), conv(14, 32, 64), conv(7, 64, 128)]
     }
 
     /// Glorot-uniform kernels from `seed` (streams 200 and up); biases stay 0.

@@ -64,18 +64,8 @@ impl Generator {
     /// Allocates every layer and activation for batches of `batch`; weights start at zero
     /// until [`Generator::initialize`] runs.
     pub fn new(gpu: &Gpu, batch: usize) -> Result<Self> {
-        let deconv = |label: &str, side: usize, in_channels, out_channels, stride| {
-            let shape = ConvTranspose2dShape {
-                batch,
-                height: side,
-                width: side,
-                in_channels,
-                out_channels,
-                kernel: 3,
-                stride,
-            };
-            ConvTranspose2d::new(gpu, label, shape)
-        };
+        let [shape1, shape2, shape3] = Self::layer_shapes(batch);
+        let deconv = |label: &str, shape| ConvTranspose2d::new(gpu, label, shape);
         let dense_shape = DenseShape {
             batch,
             inputs: Z_DIM,
@@ -84,15 +74,34 @@ impl Generator {
         Ok(Self {
             batch,
             dense: Dense::new(gpu, "generator.dense", dense_shape)?,
-            deconv1: deconv("generator.conv_transpose_1", 7, 256, 128, 2)?,
+            deconv1: deconv("generator.conv_transpose_1", shape1)?,
             norm1: BatchNorm::new(gpu, "generator.batch_norm_1", &[batch, 14, 14, 128])?,
-            deconv2: deconv("generator.conv_transpose_2", 14, 128, 64, 1)?,
+            deconv2: deconv("generator.conv_transpose_2", shape2)?,
             norm2: BatchNorm::new(gpu, "generator.batch_norm_2", &[batch, 14, 14, 64])?,
-            deconv3: deconv("generator.conv_transpose_3", 14, 64, 1, 2)?,
+            deconv3: deconv("generator.conv_transpose_3", shape3)?,
             act: Activations::new(gpu, "generator", batch),
             grad: Activations::new(gpu, "generator.d", batch),
             d_image: Tensor::zeros(gpu, "generator.d_image", &[batch, 28, 28, 1]),
         })
+    }
+
+    /// The three transposed convolutions for batches of `batch`: 7x7x256 -> 14x14x128
+    /// (stride 2), 14x14x128 -> 14x14x64 (stride 1), 14x14x64 -> 28x28x1 (stride 2).
+    pub fn layer_shapes(batch: usize) -> [ConvTranspose2dShape; 3] {
+        let deconv = |side, in_channels, out_channels, stride| ConvTranspose2dShape {
+            batch,
+            height: side,
+            width: side,
+            in_channels,
+            out_channels,
+            kernel: 3,
+            stride,
+        };
+        [
+            deconv(7, 256, 128, 2),
+            deconv(14, 128, 64, 1),
+            deconv(14, 64, 1, 2),
+        ]
     }
 
     /// Glorot-uniform kernels from `seed` (streams 100 and up); biases stay 0.

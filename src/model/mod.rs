@@ -7,6 +7,7 @@
 //! one set of activations serves every phase in turn.
 
 mod discriminator;
+pub mod footprint;
 mod generator;
 
 pub use discriminator::{Discriminator, TrunkForward, TrunkMode};

@@ -138,32 +138,50 @@ pub fn save_checkpoint(
     atomic_write(path, &bytes)
 }
 
-/// Reads a checkpoint written by [`save_checkpoint`] (or any safetensors file of F32 tensors).
-///
-/// The header is validated by the safetensors crate before anything is allocated for it: a
-/// header size larger than the file, offsets past its end or overlapping tensors are errors.
-/// Then every tensor must be F32 with exactly `product(shape)` values.
+/// Reads a checkpoint written by [`save_checkpoint`] (or any safetensors file of F32 tensors);
+/// see [`parse_checkpoint`] for what is checked.
 pub fn load_checkpoint(path: impl AsRef<Path>) -> Result<Checkpoint> {
     let path = path.as_ref();
     let error = |reason: String| Error::Checkpoint {
         path: path.to_path_buf(),
         reason,
     };
-    let bytes = std::fs::read(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            error("the file does not exist. Check the path, or train first to write one".into())
-        } else {
-            error(format!("cannot be read: {e}"))
+    // A device or a pipe has no end to read to; only a regular file can be a checkpoint.
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(error(
+                "the file does not exist. Check the path, or train first to write one".into(),
+            ))
         }
-    })?;
+        Ok(meta) if !meta.is_file() => {
+            return Err(error(
+                "is not a regular file. Pass a .safetensors file".into(),
+            ))
+        }
+        _ => {}
+    }
+    let bytes = std::fs::read(path).map_err(|e| error(format!("cannot be read: {e}")))?;
+    parse_checkpoint(&bytes, path)
+}
 
-    let parsed = SafeTensors::deserialize(&bytes).map_err(|e| {
+/// Parses the bytes of a safetensors checkpoint; `path` names it in errors and in the result.
+///
+/// The header is validated by the safetensors crate before anything is allocated for it: a
+/// header size larger than the file, offsets past its end or overlapping tensors are errors.
+/// Then every tensor must be F32 with exactly `product(shape)` values. Nothing is allocated
+/// beyond a small multiple of `bytes.len()`, whatever the header claims.
+pub fn parse_checkpoint(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
+    let error = |reason: String| Error::Checkpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let parsed = SafeTensors::deserialize(bytes).map_err(|e| {
         error(format!(
             "is not a complete safetensors file ({e}). It may be truncated by an \
              interrupted copy or not a checkpoint at all; use another checkpoint"
         ))
     })?;
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| error(e.to_string()))?;
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| error(e.to_string()))?;
 
     let mut tensors = Vec::with_capacity(parsed.len());
     for (name, view) in parsed.iter() {

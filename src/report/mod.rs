@@ -12,7 +12,7 @@ pub mod plot;
 pub mod profile;
 pub mod summary;
 
-pub use checkpoint::{load_checkpoint, save_checkpoint, Checkpoint, NamedTensor};
+pub use checkpoint::{load_checkpoint, parse_checkpoint, save_checkpoint, Checkpoint, NamedTensor};
 pub use images::save_digit_grid;
 pub use metrics::{format_interval_line, read_metrics_csv, write_metrics_csv, MetricsRow};
 pub use plot::save_loss_plot;

@@ -28,7 +28,7 @@ use crate::train::{labeled_first, Config, Evaluator, Mode, Trainer};
 pub mod bench;
 pub mod state;
 pub use bench::{bench, BenchOptions, BenchReport, TimeStats};
-pub use state::{load_state, save_state, SavedState, STATE_FILE};
+pub use state::{load_state, parse_state, save_state, SavedState, STATE_FILE};
 
 /// Identifies sgan-gpu checkpoints in their metadata, with the version of their layout.
 pub(crate) const CHECKPOINT_FORMAT: &str = "sgan-gpu";
@@ -107,19 +107,33 @@ pub fn upload(
     }
 }
 
-/// Refuses to mix a new run into a folder that already holds files.
+/// Refuses to mix a new run into a folder that already holds files, and makes the folder and
+/// its `samples/`. A path that cannot be a writable folder is refused with the reason.
 fn prepare_out_dir(dir: &Path) -> Result<()> {
-    let io = |source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
+    let unusable = |reason: String| Error::OutDir {
+        dir: dir.to_path_buf(),
+        reason,
     };
-    if dir.exists() && std::fs::read_dir(dir).map_err(io)?.next().is_some() {
-        return Err(Error::InvalidConfig {
-            message: format!(
-                "the output folder {} already holds files; pass another --out or remove it",
-                dir.display()
-            ),
-        });
+    let io = |source: std::io::Error| {
+        unusable(match source.kind() {
+            std::io::ErrorKind::NotADirectory => {
+                "a part of the path is a file, not a folder".to_string()
+            }
+            _ => source.to_string(),
+        })
+    };
+    if dir.exists() {
+        if !dir.is_dir() {
+            return Err(unusable("it is a file, not a folder".to_string()));
+        }
+        if std::fs::read_dir(dir).map_err(io)?.next().is_some() {
+            return Err(Error::InvalidConfig {
+                message: format!(
+                    "the output folder {} already holds files; pass another --out or remove it",
+                    dir.display()
+                ),
+            });
+        }
     }
     std::fs::create_dir_all(dir.join("samples")).map_err(io)
 }
@@ -170,6 +184,27 @@ pub enum Start {
     Resume(PathBuf),
 }
 
+/// The steps after the last iteration, in order; a Ctrl-C is looked for before each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FinalStage {
+    Evaluation,
+    Summary,
+    LossPlot,
+    Checkpoint,
+}
+
+impl FinalStage {
+    /// The stage as the interruption message names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FinalStage::Evaluation => "the final evaluation",
+            FinalStage::Summary => "the writing of summary.json",
+            FinalStage::LossPlot => "the writing of losses.png",
+            FinalStage::Checkpoint => "the writing of checkpoint.safetensors",
+        }
+    }
+}
+
 /// What steers a run besides its configuration: what can end it early, and whether it is
 /// profiled. The default stops nothing and profiles nothing.
 #[derive(Default)]
@@ -179,11 +214,22 @@ pub struct Controls<'a> {
     /// Profiled iterations wait for the GPU one by one, so the run itself gets slower.
     pub profile: bool,
     /// Once set (by a Ctrl-C handler, say), the run finishes the iteration in flight, writes
-    /// its state and returns [`Error::Interrupted`].
+    /// its state and returns [`Error::Interrupted`]; set after the last iteration, it stops
+    /// the run before the next [`FinalStage`] with [`Error::InterruptedFinishing`].
     pub interrupt: Option<&'a AtomicBool>,
     /// Called after every iteration with the trainer, before the flag is looked at: lets a
-    /// test set the flag or tamper with a tensor at a chosen iteration.
+    /// test set the flag, tamper with a tensor or destroy the device at a chosen iteration.
     pub after_step: Option<&'a mut dyn FnMut(&Trainer)>,
+    /// Called before each final stage, before the flag is looked at: lets a test interrupt
+    /// the run at a chosen stage.
+    pub before_final: Option<&'a mut dyn FnMut(FinalStage)>,
+}
+
+impl Controls<'_> {
+    fn interrupted(&self) -> bool {
+        self.interrupt
+            .is_some_and(|flag| flag.load(Ordering::SeqCst))
+    }
 }
 
 /// Trains with `config` on the adapter `gpu_options` selects, and writes the run's files.
@@ -192,11 +238,21 @@ pub fn train(config: &Config, gpu_options: &GpuOptions) -> Result<Summary> {
     train_with(&gpu, Start::Fresh(config.clone()), Controls::default())
 }
 
+/// How far a run has got, for the message when its device is lost.
+struct Progress {
+    /// Iterations done so far.
+    iteration: usize,
+    /// The iteration of the last training state written, by this run or the one it resumes.
+    last_state: Option<usize>,
+}
+
 /// Trains on `gpu` from `start`, writing the run's files and, every
 /// `config.checkpoint_interval()` iterations, at the end and when interrupted, its training
 /// state. A diverged run (a loss or a tensor not finite) stops with [`Error::Diverged`] and
-/// leaves the last good state in place; an interrupted one stops with [`Error::Interrupted`].
-pub fn train_with(gpu: &Gpu, start: Start, mut controls: Controls<'_>) -> Result<Summary> {
+/// leaves the last good state in place; an interrupted one stops with [`Error::Interrupted`]
+/// (or [`Error::InterruptedFinishing`] after the last iteration); one whose device is lost
+/// stops with [`Error::RunDeviceLost`], naming the last state written.
+pub fn train_with(gpu: &Gpu, start: Start, controls: Controls<'_>) -> Result<Summary> {
     let (config, resumed) = match start {
         Start::Fresh(config) => (config, None),
         Start::Resume(dir) => {
@@ -211,29 +267,67 @@ pub fn train_with(gpu: &Gpu, start: Start, mut controls: Controls<'_>) -> Result
     let config = &config;
     let mnist = Mnist::load(&config.data_dir)?;
     config.validate(mnist.train.len())?;
-    let adapter = AdapterRecord::of(gpu);
-    let out = |name: &str| config.out_dir.join(name);
+    model::footprint::check_batch(gpu, config.batch, "--batch")?;
     if resumed.is_none() {
         prepare_out_dir(&config.out_dir)?;
         report::write_json(
-            out("config.json"),
+            config.out_dir.join("config.json"),
             &serde_json::json!({
-                "config": config, "adapter": adapter,
+                "config": config, "adapter": AdapterRecord::of(gpu),
             }),
         )?;
     }
 
+    let first_step = resumed.as_ref().map_or(0, |saved| saved.state.steps_done);
+    let mut progress = Progress {
+        iteration: first_step,
+        last_state: resumed.as_ref().map(|_| first_step),
+    };
+    let result = train_and_finish(gpu, config, &mnist, resumed, controls, &mut progress);
+    // A lost device fails whatever command comes next, in whatever way; name the cause.
+    result.map_err(|error| match gpu.lost() {
+        Some(reason) => Error::RunDeviceLost {
+            iteration: progress.iteration,
+            reason,
+            last_state: progress.last_state,
+            state_file: config.out_dir.join(STATE_FILE),
+            dir: config.out_dir.clone(),
+        },
+        None => error,
+    })
+}
+
+/// The part of [`train_with`] on the GPU: upload, train, evaluate and write the final files,
+/// keeping `progress` up to date.
+fn train_and_finish(
+    gpu: &Gpu,
+    config: &Config,
+    mnist: &Mnist,
+    resumed: Option<SavedState>,
+    mut controls: Controls<'_>,
+    progress: &mut Progress,
+) -> Result<Summary> {
+    let adapter = AdapterRecord::of(gpu);
+    let out = |name: &str| config.out_dir.join(name);
     let train_set = upload_training_set(gpu, &mnist.train, config)?;
     let test_set = upload(gpu, "test", &mnist.test, None)?;
     let mut trainer = Trainer::new(gpu, config, train_set)?;
     let mut rows = Vec::new();
     if let Some(saved) = &resumed {
-        trainer
-            .restore_state(&saved.state)
-            .map_err(|e| Error::Checkpoint {
+        trainer.restore_state(&saved.state).map_err(|e| {
+            // The trainer's messages name the tensor; its own function name says nothing here.
+            let detail = match e {
+                Error::InvalidArgument { message, .. } => message,
+                Error::ShapeMismatch { expected, got, .. } => {
+                    format!("the model has {expected}, the state {got}")
+                }
+                other => other.to_string(),
+            };
+            Error::Checkpoint {
                 path: out(STATE_FILE),
-                reason: format!("does not fit this model: {e}"),
-            })?;
+                reason: format!("does not fit this model: {detail}"),
+            }
+        })?;
         rows = saved.rows.clone();
     }
     let steps = config.steps();
@@ -282,14 +376,18 @@ pub fn train_with(gpu: &Gpu, start: Start, mut controls: Controls<'_>) -> Result
             }
             None => trainer.step()?,
         }
+        progress.iteration = trainer.steps_done();
         bar.inc(1);
         if let Some(hook) = controls.after_step.as_mut() {
             hook(&trainer);
         }
+        // Nothing is read back after a loss: the state on disk stays the last good one.
+        if gpu.lost().is_some() {
+            bar.abandon();
+            gpu.check()?;
+        }
         let done = trainer.steps_done();
-        let interrupted = controls
-            .interrupt
-            .is_some_and(|flag| flag.load(Ordering::SeqCst));
+        let interrupted = controls.interrupted();
         if done % config.report_every == 0 || done == steps {
             let m = trainer.metrics()?;
             let row = MetricsRow {
@@ -319,6 +417,7 @@ pub fn train_with(gpu: &Gpu, start: Start, mut controls: Controls<'_>) -> Result
             // The losses are checked first, so a diverged state never replaces a good one.
             trainer.metrics()?;
             save_state(&out(STATE_FILE), config, &rows, &trainer.save_state()?)?;
+            progress.last_state = Some(done);
         }
         if interrupted && done < steps {
             bar.abandon();
@@ -333,13 +432,34 @@ pub fn train_with(gpu: &Gpu, start: Start, mut controls: Controls<'_>) -> Result
     }
     gpu.wait()?;
     bar.finish_and_clear();
-    let steps_run = (steps - first_step).max(1);
-    let ms_per_step = started.elapsed().as_secs_f64() * 1e3 / steps_run as f64;
+    let steps_run = steps - first_step;
+    let ms_per_step = if steps_run > 0 {
+        started.elapsed().as_secs_f64() * 1e3 / steps_run as f64
+    } else {
+        // Resumed after the last iteration: only the earlier runs trained.
+        seconds_before * 1e3 / steps.max(1) as f64
+    };
     if let Some((profiler, profile)) = &profiling {
         write_profile(profiler, profile, &adapter, &config.out_dir)?;
     }
 
-    // Evaluate, then write what the run leaves behind.
+    // Evaluate, then write what the run leaves behind. Each stage first looks for a Ctrl-C
+    // that came after the last iteration: the state of that iteration is already written,
+    // and `--resume` redoes the stages from the evaluation on.
+    let mut stage = |stage: FinalStage| -> Result<()> {
+        if let Some(hook) = controls.before_final.as_mut() {
+            hook(stage);
+        }
+        if controls.interrupted() {
+            return Err(Error::InterruptedFinishing {
+                stage: stage.describe(),
+                steps,
+                dir: config.out_dir.clone(),
+            });
+        }
+        Ok(())
+    };
+    stage(FinalStage::Evaluation)?;
     let evaluator = Evaluator::new(gpu, &trainer.discriminator, &test_set, trainer.images())?;
     let test_accuracy = evaluator.accuracy(gpu)?;
     let summary = Summary {
@@ -352,7 +472,9 @@ pub fn train_with(gpu: &Gpu, start: Start, mut controls: Controls<'_>) -> Result
         adapter,
         final_metrics: rows.last().copied(),
     };
+    stage(FinalStage::Summary)?;
     report::write_json(out("summary.json"), &summary)?;
+    stage(FinalStage::LossPlot)?;
     report::save_loss_plot(
         out("losses.png"),
         &rows,
@@ -364,10 +486,10 @@ pub fn train_with(gpu: &Gpu, start: Start, mut controls: Controls<'_>) -> Result
         ("steps".to_string(), steps.to_string()),
         ("adapter".to_string(), summary.adapter.name.clone()),
     ]);
-    let checkpoint = out("checkpoint.safetensors");
+    stage(FinalStage::Checkpoint)?;
     save_models(
         gpu,
-        &checkpoint,
+        &out("checkpoint.safetensors"),
         &trainer.generator,
         &trainer.discriminator,
         &metadata,
@@ -418,8 +540,9 @@ pub fn load_into(gpu: &Gpu, path: &Path, named: &[NamedTensor<'_>]) -> Result<re
         return Err(Error::Checkpoint {
             path: path.to_path_buf(),
             reason: format!(
-                "its layout version is {:?}, this sgan-gpu reads version {CHECKPOINT_VERSION}",
-                meta("version")
+                "its layout version is {}, this sgan-gpu reads version {CHECKPOINT_VERSION}. \
+                 Read it with the sgan-gpu that wrote it",
+                meta("version").unwrap_or("missing")
             ),
         });
     }
@@ -455,6 +578,7 @@ pub fn sample(
         });
     }
     let gpu = Gpu::new(gpu_options)?;
+    model::footprint::check_batch(&gpu, count, "--count")?;
     let generator = Generator::new(&gpu, count)?;
     load_into(&gpu, checkpoint, &generator.named_tensors())?;
     let z = Tensor::zeros(&gpu, "sample.z", &[count, Z_DIM]);

@@ -98,7 +98,17 @@ pub fn save_state(
 /// Reads a state written by [`save_state`], checking the format marker, both versions and the
 /// checksum; each failure says whether the file is foreign, from another version, or damaged.
 pub fn load_state(path: &Path) -> Result<SavedState> {
-    let checkpoint = report::load_checkpoint(path)?;
+    check_state(report::load_checkpoint(path)?)
+}
+
+/// Parses the bytes of a state file as [`load_state`] reads it; `path` names it in errors.
+pub fn parse_state(bytes: &[u8], path: &Path) -> Result<SavedState> {
+    check_state(report::parse_checkpoint(bytes, path)?)
+}
+
+fn check_state(checkpoint: report::Checkpoint) -> Result<SavedState> {
+    let path = checkpoint.path.clone();
+    let path = path.as_path();
     let error = |reason: String| Error::Checkpoint {
         path: path.to_path_buf(),
         reason,
@@ -118,10 +128,10 @@ pub fn load_state(path: &Path) -> Result<SavedState> {
     };
     if version != STATE_VERSION || meta("version") != Some(CHECKPOINT_VERSION) {
         return Err(error(format!(
-            "its state version is {version} (model layout {:?}); this sgan-gpu resumes state \
+            "its state version is {version} (model layout {}); this sgan-gpu resumes state \
              version {STATE_VERSION} (layout {CHECKPOINT_VERSION}). Resume it with the \
              sgan-gpu that wrote it",
-            meta("version")
+            meta("version").unwrap_or("missing")
         )));
     }
     let stored = meta("checksum_crc32").unwrap_or("none");
@@ -147,13 +157,22 @@ pub fn load_state(path: &Path) -> Result<SavedState> {
         .map_err(|e| error(format!("its configuration does not parse: {e}")))?;
     let rows: Vec<MetricsRow> = serde_json::from_str(parse("metrics")?)
         .map_err(|e| error(format!("its metrics rows do not parse: {e}")))?;
+    let steps_done = usize::try_from(number("steps_done")?)
+        .map_err(|_| error("`steps_done` is out of range".to_string()))?;
+    // A resumed run counts its remaining steps from here, so a count past the end is refused.
+    if steps_done > config.steps() {
+        return Err(error(format!(
+            "it records {steps_done} iterations done, but its run has only {} steps",
+            config.steps()
+        )));
+    }
     let state = TrainingState {
         adam_steps: [
             adam("adam_steps_supervised")?,
             adam("adam_steps_unsupervised")?,
             adam("adam_steps_generator")?,
         ],
-        steps_done: number("steps_done")? as usize,
+        steps_done,
         tensors: checkpoint.tensors,
     };
     Ok(SavedState {

@@ -72,8 +72,10 @@ impl Config {
     /// Steps the run takes: iterations, or for the epoch schedule epochs x batches per epoch.
     pub fn steps(&self) -> usize {
         match (self.mode, self.schedule) {
+            // `validate` refuses batch 0; `max(1)` and saturation keep this total for a
+            // configuration read from a damaged state before it is validated.
             (Mode::Supervised, Schedule::Epochs(epochs)) => {
-                epochs * self.num_labeled.div_ceil(self.batch)
+                epochs.saturating_mul(self.num_labeled.div_ceil(self.batch.max(1)))
             }
             _ => self.iterations,
         }
@@ -101,8 +103,9 @@ impl Config {
         }
         if self.num_labeled == 0 || self.num_labeled >= training_images {
             return invalid(format!(
-                "--num-labeled must lie in 1..{training_images} (the training set has \
+                "--num-labeled must lie between 1 and {} (the training set has \
                  {training_images} images and the unlabelled set must not be empty), got {}",
+                training_images.saturating_sub(1),
                 self.num_labeled
             ));
         }
