@@ -6,13 +6,20 @@
 // Reads the forward input, the saved mean and inv_std, and batch_norm_backward_params' output.
 // Shapes: input, d_output, d_input [rows, C]; mean, inv_std, gamma, d_gamma, d_beta [C].
 // One invocation owns one element; dispatch ceil(rows C / WORKGROUP) workgroups along x.
+//
+// With LEAKY_SLOPE < 1 the forward pass also applied a LeakyReLU (see batch_norm_forward),
+// so d_output is the gradient of max(y, slope y): it is first multiplied by the LeakyReLU's
+// derivative at y = gamma xhat + beta, recomputed here exactly as the forward pass formed it.
+// CHANNELS is compiled in, so the channel of an element costs no division at run time.
 
 const WORKGROUP: u32 = 256u;
 
+override CHANNELS: u32;           // C
+override LEAKY_SLOPE: f32 = 1.0; // slope of the fused LeakyReLU; 1 means none
+
 struct Params {
-    len: u32,      // rows C
-    channels: u32, // C
-    rows: u32,     // R = B H W
+    len: u32,  // rows C
+    rows: u32, // R = B H W
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -23,7 +30,8 @@ struct Params {
 @group(0) @binding(5) var<storage, read> gamma: array<f32>;
 @group(0) @binding(6) var<storage, read> d_gamma: array<f32>;
 @group(0) @binding(7) var<storage, read> d_beta: array<f32>;
-@group(0) @binding(8) var<storage, read_write> d_input: array<f32>;
+@group(0) @binding(8) var<storage, read> beta: array<f32>; // read only with the LeakyReLU
+@group(0) @binding(9) var<storage, read_write> d_input: array<f32>;
 
 @compute @workgroup_size(WORKGROUP)
 fn batch_norm_backward_input(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -31,10 +39,15 @@ fn batch_norm_backward_input(@builtin(global_invocation_id) gid: vec3<u32>) {
     if i >= params.len {
         return;
     }
-    let c = i % params.channels;
+    let c = i % CHANNELS;
     let s = inv_std[c];
     let xhat = (input[i] - mean[c]) * s;
+    var dy = d_output[i];
+    if LEAKY_SLOPE != 1.0 {
+        let y = gamma[c] * xhat + beta[c];
+        dy *= select(LEAKY_SLOPE, 1.0, y > 0.0);
+    }
     let per_row = 1.0 / f32(params.rows);
-    let centred = d_output[i] - d_beta[c] * per_row - xhat * (d_gamma[c] * per_row);
+    let centred = dy - d_beta[c] * per_row - xhat * (d_gamma[c] * per_row);
     d_input[i] = gamma[c] * s * centred;
 }

@@ -5,12 +5,18 @@
 // inv_std = 1 / sqrt(running_var + epsilon) is formed here.
 // Shapes: input, output [rows, C]; mean, spread (inv_std or running variance), gamma, beta [C].
 // One invocation owns one element; dispatch ceil(rows C / WORKGROUP) workgroups along x.
+//
+// With LEAKY_SLOPE < 1 the LeakyReLU that follows the batch norm in both models is applied
+// here too (output = max(y, slope y)), saving a pass over the activation and back.
+// CHANNELS is compiled in, so the channel of an element costs no division at run time.
 
 const WORKGROUP: u32 = 256u;
 
+override CHANNELS: u32;           // C
+override LEAKY_SLOPE: f32 = 1.0; // slope of the fused LeakyReLU; 1 means none
+
 struct Params {
     len: u32,               // rows C
-    channels: u32,          // C
     epsilon: f32,           // added to the running variance (1e-3)
     stats_are_running: u32, // 0: spread holds inv_std; 1: spread holds the running variance
 }
@@ -29,10 +35,11 @@ fn batch_norm_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
     if i >= params.len {
         return;
     }
-    let c = i % params.channels;
+    let c = i % CHANNELS;
     var scale = spread[c];
     if params.stats_are_running != 0u {
         scale = 1.0 / sqrt(scale + params.epsilon);
     }
-    output[i] = gamma[c] * ((input[i] - mean[c]) * scale) + beta[c];
+    let y = gamma[c] * ((input[i] - mean[c]) * scale) + beta[c];
+    output[i] = select(LEAKY_SLOPE * y, y, y > 0.0);
 }

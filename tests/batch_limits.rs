@@ -121,7 +121,7 @@ fn build_models(gpu: &Gpu, batch: usize) -> sgan_gpu::Result<()> {
 #[test]
 fn the_computed_largest_batch_is_exact_on_this_adapter() {
     let gpu = gpu_or_skip!();
-    let workgroup = footprint::elementwise_workgroup(gpu).unwrap();
+    let workgroup = footprint::elementwise_workgroup().unwrap();
     let limit = largest_batch(&gpu.limits, workgroup);
     if limit.largest > 4096 {
         eprintln!(

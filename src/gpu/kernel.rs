@@ -67,6 +67,12 @@ impl Kernel {
     }
 }
 
+/// The `@workgroup_size` of shader `name`, read from its source without building a pipeline
+/// (which a shader with overrides that have no default could not do without their values).
+pub fn shader_workgroup_size(name: &str) -> Result<[u32; 3]> {
+    workgroup_size(name, &shader_source(name)?)
+}
+
 fn workgroup_size(name: &str, source: &str) -> Result<[u32; 3]> {
     let module = naga::front::wgsl::parse_str(source).map_err(|e| Error::ShaderCompile {
         shader: name.to_string(),

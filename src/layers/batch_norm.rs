@@ -16,6 +16,10 @@
 //! Backward reads the forward input, the saved `mean` and `inv_std` of the latest training
 //! forward, and `gamma`. It writes `d_gamma = sum(dy xhat)`, `d_beta = sum(dy)` and
 //! `d_input = gamma inv_std / R (R dy - d_beta - xhat d_gamma)`.
+//!
+//! A layer made with [`BatchNorm::with_leaky_relu`] also applies the LeakyReLU that follows
+//! it in both models, in the same kernels: its output is `max(y, slope y)` and its backward
+//! takes the gradient of that, so the activation never makes its own pass over memory.
 
 use super::expect_shape;
 use crate::error::{Error, Result};
@@ -50,7 +54,6 @@ struct StatsParams {
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct ForwardParams {
     len: u32,
-    channels: u32,
     epsilon: f32,
     stats_are_running: u32,
 }
@@ -66,7 +69,6 @@ struct SumParams {
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct InputGradParams {
     len: u32,
-    channels: u32,
     rows: u32,
 }
 
@@ -96,6 +98,8 @@ pub struct BatchNorm {
     channels: usize,
     chunks: usize,
     label: String,
+    /// Slope of the fused LeakyReLU, 1 for none.
+    leaky_slope: f32,
 }
 
 impl BatchNorm {
@@ -140,7 +144,30 @@ impl BatchNorm {
             channels,
             chunks,
             label: label.to_string(),
+            leaky_slope: 1.0,
         })
+    }
+
+    /// The same layer followed by a LeakyReLU of negative slope `slope` (in (0, 1)), fused
+    /// into its kernels: forward writes `max(y, slope y)` and backward takes its gradient.
+    pub fn with_leaky_relu(self, slope: f32) -> Result<Self> {
+        if !(slope > 0.0 && slope < 1.0) {
+            return Err(Error::InvalidArgument {
+                op: format!("{} batch norm", self.label),
+                message: format!("LeakyReLU slope {slope} lies outside (0, 1)"),
+            });
+        }
+        Ok(Self {
+            leaky_slope: slope,
+            ..self
+        })
+    }
+
+    /// The kernel `name` specialised for this layer's channels and fused activation.
+    fn kernel(&self, gpu: &Gpu, name: &str) -> Result<crate::gpu::Kernel> {
+        let slope = [("LEAKY_SLOPE", self.leaky_slope as f64)];
+        let flags: &[(&str, f64)] = if self.leaky_slope == 1.0 { &[] } else { &slope };
+        gpu.kernel_for_shape(name, flags, &[("CHANNELS", self.channels as f64)])
     }
 
     /// The activation shape it normalises.
@@ -245,10 +272,9 @@ impl BatchNorm {
         spread: &Tensor,
         running: bool,
     ) -> Result<Dispatch> {
-        let kernel = gpu.kernel("batch_norm_forward")?;
+        let kernel = self.kernel(gpu, "batch_norm_forward")?;
         let params = ForwardParams {
             len: input.len() as u32,
-            channels: self.channels as u32,
             epsilon: BATCH_NORM_EPSILON,
             stats_are_running: running as u32,
         };
@@ -288,12 +314,16 @@ impl BatchNorm {
         self.check("backward", "d_output", d_output)?;
         self.check("backward", "d_input", d_input)?;
 
-        let partial = gpu.kernel("batch_norm_backward_partial")?;
+        let slope = [("LEAKY_SLOPE", self.leaky_slope as f64)];
+        let flags: &[(&str, f64)] = if self.leaky_slope == 1.0 { &[] } else { &slope };
+        let partial = gpu.kernel_with("batch_norm_backward_partial", flags)?;
         let buffers = [
             input.buffer(),
             d_output.buffer(),
             self.mean.buffer(),
             self.inv_std.buffer(),
+            self.gamma.buffer(),
+            self.beta.buffer(),
             self.partials.buffer(),
         ];
         let partial = gpu.dispatch(
@@ -322,10 +352,9 @@ impl BatchNorm {
             sums.groups_for(self.channels)?,
         )?;
 
-        let kernel = gpu.kernel("batch_norm_backward_input")?;
+        let kernel = self.kernel(gpu, "batch_norm_backward_input")?;
         let params = InputGradParams {
             len: input.len() as u32,
-            channels: self.channels as u32,
             rows: self.rows as u32,
         };
         let buffers = [
@@ -336,6 +365,7 @@ impl BatchNorm {
             self.gamma.buffer(),
             self.d_gamma.buffer(),
             self.d_beta.buffer(),
+            self.beta.buffer(),
             d_input.buffer(),
         ];
         let input_grad = gpu.dispatch(

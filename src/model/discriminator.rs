@@ -46,15 +46,15 @@ impl TrunkForward {
     }
 }
 
-/// Activations of one batch, named after the layer that writes them.
+/// Activations of one batch, named after the layer that writes them: `c*` the convolutions,
+/// `a*` their activations (for layers 2 and 3 written by the batch norm, which applies the
+/// LeakyReLU itself).
 struct Activations {
     c1: Tensor,
     a1: Tensor,
     c2: Tensor,
-    n2: Tensor,
     a2: Tensor,
     c3: Tensor,
-    n3: Tensor,
     a3: Tensor,
     dropped: Tensor,
 }
@@ -67,10 +67,8 @@ impl Activations {
             c1: t("c1", &[batch, 14, 14, 32]),
             a1: t("a1", &[batch, 14, 14, 32]),
             c2: t("c2", &[batch, 7, 7, 64]),
-            n2: t("n2", &[batch, 7, 7, 64]),
             a2: t("a2", &[batch, 7, 7, 64]),
             c3: t("c3", &[batch, 4, 4, 128]),
-            n3: t("n3", &[batch, 4, 4, 128]),
             a3: t("a3", &[batch, 4, 4, 128]),
             dropped: t("dropped", &[batch, 4, 4, 128]),
         }
@@ -111,9 +109,11 @@ impl Discriminator {
             batch,
             conv1: conv("discriminator.conv_1", conv1)?,
             conv2: conv("discriminator.conv_2", conv2)?,
-            norm2: BatchNorm::new(gpu, "discriminator.batch_norm_2", &[batch, 7, 7, 64])?,
+            norm2: BatchNorm::new(gpu, "discriminator.batch_norm_2", &[batch, 7, 7, 64])?
+                .with_leaky_relu(LEAKY_SLOPE)?,
             conv3: conv("discriminator.conv_3", conv3)?,
-            norm3: BatchNorm::new(gpu, "discriminator.batch_norm_3", &shape3)?,
+            norm3: BatchNorm::new(gpu, "discriminator.batch_norm_3", &shape3)?
+                .with_leaky_relu(LEAKY_SLOPE)?,
             dropout: Dropout::new(gpu, "discriminator.dropout", &shape3, DROPOUT_RATE, seed, 1)?,
             dense: Dense::new(gpu, "discriminator.dense", dense_shape)?,
             logits: Tensor::zeros(gpu, "discriminator.logits", &[batch, CLASSES]),
@@ -177,11 +177,9 @@ impl Discriminator {
         let mut d = self.conv1.forward(gpu, input, &a.c1)?;
         d.push(leaky_relu_forward(gpu, &a.c1, &a.a1, LEAKY_SLOPE)?);
         d.extend(self.conv2.forward(gpu, &a.a1, &a.c2)?);
-        d.extend(norm(&self.norm2, &a.c2, &a.n2)?);
-        d.push(leaky_relu_forward(gpu, &a.n2, &a.a2, LEAKY_SLOPE)?);
+        d.extend(norm(&self.norm2, &a.c2, &a.a2)?);
         d.extend(self.conv3.forward(gpu, &a.a2, &a.c3)?);
-        d.extend(norm(&self.norm3, &a.c3, &a.n3)?);
-        d.push(leaky_relu_forward(gpu, &a.n3, &a.a3, LEAKY_SLOPE)?);
+        d.extend(norm(&self.norm3, &a.c3, &a.a3)?);
         let dropout = match mode {
             TrunkMode::Train { .. } => {
                 let index = d.len();
@@ -229,8 +227,7 @@ impl Discriminator {
             false => vec![self.dense.backward_input(gpu, &self.d_logits, &g.dropped)?],
         };
         d.push(self.dropout.backward(gpu, &g.dropped, &g.a3)?);
-        d.push(leaky_relu_backward(gpu, &a.n3, &g.a3, &g.n3, LEAKY_SLOPE)?);
-        d.extend(self.norm3.backward(gpu, &a.c3, &g.n3, &g.c3)?);
+        d.extend(self.norm3.backward(gpu, &a.c3, &g.a3, &g.c3)?);
         let conv = |layer: &Conv2d, d_output: &Tensor, d_input: Option<&Tensor>| match (
             parameters, d_input,
         ) {
@@ -239,8 +236,7 @@ impl Discriminator {
             (true, d_input) => layer.backward(gpu, d_output, d_input),
         };
         d.extend(conv(&self.conv3, &g.c3, Some(&g.a2))?);
-        d.push(leaky_relu_backward(gpu, &a.n2, &g.a2, &g.n2, LEAKY_SLOPE)?);
-        d.extend(self.norm2.backward(gpu, &a.c2, &g.n2, &g.c2)?);
+        d.extend(self.norm2.backward(gpu, &a.c2, &g.a2, &g.c2)?);
         d.extend(conv(&self.conv2, &g.c2, Some(&g.a1))?);
         d.push(leaky_relu_backward(gpu, &a.c1, &g.a1, &g.c1, LEAKY_SLOPE)?);
         d.extend(conv(&self.conv1, &g.c1, d_input)?);

@@ -11,7 +11,7 @@
 
 use super::{Discriminator, Generator};
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, MAX_WORKGROUPS_PER_AXIS};
+use crate::gpu::{shader_workgroup_size, Gpu, MAX_WORKGROUPS_PER_AXIS};
 
 /// The kernels that walk a whole activation along one dispatch axis.
 const ELEMENTWISE_KERNELS: [&str; 6] = [
@@ -78,10 +78,10 @@ pub fn widest_activation() -> PerImage {
 }
 
 /// The smallest workgroup of the element-wise kernels, as their shaders declare it.
-pub fn elementwise_workgroup(gpu: &Gpu) -> Result<u32> {
+pub fn elementwise_workgroup() -> Result<u32> {
     let mut smallest = u32::MAX;
     for name in ELEMENTWISE_KERNELS {
-        smallest = smallest.min(gpu.kernel(name)?.workgroup_size[0]);
+        smallest = smallest.min(shader_workgroup_size(name)?[0]);
     }
     Ok(smallest)
 }
@@ -185,6 +185,6 @@ pub fn check_batch_against(
 
 /// Refuses a batch that `gpu`'s adapter cannot hold, before anything is allocated for it.
 pub fn check_batch(gpu: &Gpu, batch: usize, flag: &'static str) -> Result<()> {
-    let workgroup = elementwise_workgroup(gpu)?;
+    let workgroup = elementwise_workgroup()?;
     check_batch_against(&gpu.limits, workgroup, &gpu.info.name, batch, flag)
 }

@@ -5,8 +5,8 @@
 use super::{glorot_dispatches, NamedTensor, LEAKY_SLOPE, Z_DIM};
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, Tensor};
+use crate::layers::activation::tanh_backward;
 use crate::layers::activation::tanh_forward;
-use crate::layers::activation::{leaky_relu_backward, leaky_relu_forward, tanh_backward};
 use crate::layers::batch_norm::BatchNorm;
 use crate::layers::conv_transpose2d::{ConvTranspose2d, ConvTranspose2dShape};
 use crate::layers::dense::{Dense, DenseShape};
@@ -15,13 +15,11 @@ use crate::layers::dense::{Dense, DenseShape};
 struct Activations {
     /// Dense output viewed as [B, 7, 7, 256].
     h0: Tensor,
-    /// First transposed conv, its batch norm, its LeakyReLU: [B, 14, 14, 128].
+    /// First transposed conv; its batch norm with the LeakyReLU fused in: [B, 14, 14, 128].
     c1: Tensor,
-    n1: Tensor,
     a1: Tensor,
-    /// Second transposed conv, batch norm, LeakyReLU: [B, 14, 14, 64].
+    /// Second transposed conv; batch norm with LeakyReLU: [B, 14, 14, 64].
     c2: Tensor,
-    n2: Tensor,
     a2: Tensor,
     /// Last transposed conv, before tanh: [B, 28, 28, 1].
     c3: Tensor,
@@ -34,10 +32,8 @@ impl Activations {
         Self {
             h0: t("h0", &[batch, 7, 7, 256]),
             c1: t("c1", &[batch, 14, 14, 128]),
-            n1: t("n1", &[batch, 14, 14, 128]),
             a1: t("a1", &[batch, 14, 14, 128]),
             c2: t("c2", &[batch, 14, 14, 64]),
-            n2: t("n2", &[batch, 14, 14, 64]),
             a2: t("a2", &[batch, 14, 14, 64]),
             c3: t("c3", &[batch, 28, 28, 1]),
         }
@@ -75,9 +71,11 @@ impl Generator {
             batch,
             dense: Dense::new(gpu, "generator.dense", dense_shape)?,
             deconv1: deconv("generator.conv_transpose_1", shape1)?,
-            norm1: BatchNorm::new(gpu, "generator.batch_norm_1", &[batch, 14, 14, 128])?,
+            norm1: BatchNorm::new(gpu, "generator.batch_norm_1", &[batch, 14, 14, 128])?
+                .with_leaky_relu(LEAKY_SLOPE)?,
             deconv2: deconv("generator.conv_transpose_2", shape2)?,
-            norm2: BatchNorm::new(gpu, "generator.batch_norm_2", &[batch, 14, 14, 64])?,
+            norm2: BatchNorm::new(gpu, "generator.batch_norm_2", &[batch, 14, 14, 64])?
+                .with_leaky_relu(LEAKY_SLOPE)?,
             deconv3: deconv("generator.conv_transpose_3", shape3)?,
             act: Activations::new(gpu, "generator", batch),
             grad: Activations::new(gpu, "generator.d", batch),
@@ -150,11 +148,9 @@ impl Generator {
         };
         let mut d = self.dense.forward(gpu, z, &a.h0)?;
         d.extend(self.deconv1.forward(gpu, &a.h0, &a.c1)?);
-        d.extend(norm(&self.norm1, &a.c1, &a.n1)?);
-        d.push(leaky_relu_forward(gpu, &a.n1, &a.a1, LEAKY_SLOPE)?);
+        d.extend(norm(&self.norm1, &a.c1, &a.a1)?);
         d.extend(self.deconv2.forward(gpu, &a.a1, &a.c2)?);
-        d.extend(norm(&self.norm2, &a.c2, &a.n2)?);
-        d.push(leaky_relu_forward(gpu, &a.n2, &a.a2, LEAKY_SLOPE)?);
+        d.extend(norm(&self.norm2, &a.c2, &a.a2)?);
         d.extend(self.deconv3.forward(gpu, &a.a2, &a.c3)?);
         d.push(tanh_forward(gpu, &a.c3, image)?);
         Ok(d)
@@ -172,11 +168,9 @@ impl Generator {
         let (a, g) = (&self.act, &self.grad);
         let mut d = vec![tanh_backward(gpu, image, d_image, &g.c3)?];
         d.extend(self.deconv3.backward(gpu, &a.a2, &g.c3, Some(&g.a2))?);
-        d.push(leaky_relu_backward(gpu, &a.n2, &g.a2, &g.n2, LEAKY_SLOPE)?);
-        d.extend(self.norm2.backward(gpu, &a.c2, &g.n2, &g.c2)?);
+        d.extend(self.norm2.backward(gpu, &a.c2, &g.a2, &g.c2)?);
         d.extend(self.deconv2.backward(gpu, &a.a1, &g.c2, Some(&g.a1))?);
-        d.push(leaky_relu_backward(gpu, &a.n1, &g.a1, &g.n1, LEAKY_SLOPE)?);
-        d.extend(self.norm1.backward(gpu, &a.c1, &g.n1, &g.c1)?);
+        d.extend(self.norm1.backward(gpu, &a.c1, &g.a1, &g.c1)?);
         d.extend(self.deconv1.backward(gpu, &a.h0, &g.c1, Some(&g.h0))?);
         d.extend(self.dense.backward(gpu, z, &g.h0, None)?);
         Ok(d)

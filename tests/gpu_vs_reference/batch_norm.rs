@@ -290,3 +290,107 @@ fn batch_norm_backward_matches_reference() {
         assert_close(&tag("batch_norm_backward_input"), &got, &want, 1e-5, 1e-4);
     }
 }
+
+const SLOPE: f32 = 0.01;
+
+/// `case` with the LeakyReLU fused into the layer.
+fn fused_case(gpu: &Gpu, shape: &[usize], seed: u64) -> Case {
+    let plain = case(gpu, shape, seed);
+    Case {
+        layer: plain.layer.with_leaky_relu(SLOPE).unwrap(),
+        ..plain
+    }
+}
+
+#[test]
+fn batch_norm_with_leaky_relu_forward_matches_the_two_references() {
+    let gpu = gpu_or_skip!();
+    for (n, shape) in SHAPES.iter().enumerate() {
+        let c = fused_case(gpu, shape, 500 + 10 * n as u64);
+        let (x, gamma, beta) = (to_f64(&c.x), to_f64(&c.gamma), to_f64(&c.beta));
+        let slope = SLOPE as f64;
+        let tag = |what: &str| format!("{what} {shape:?}");
+
+        run(
+            gpu,
+            &c.layer
+                .forward_train(gpu, &c.input, &c.output, true)
+                .unwrap(),
+        );
+        let (normalised, _) = reference::batch_norm_forward_train(&x, &gamma, &beta, EPS);
+        let want = reference::leaky_relu_forward(&normalised, slope);
+        let got = c.output.read(gpu).unwrap();
+        assert!(got.iter().any(|v| *v < 0.0) && got.iter().any(|v| *v > 0.0));
+        assert_close(&tag("fused forward train"), &got, &want, 1e-5, 1e-5);
+
+        // Inference reads the running statistics, which the train pass above updated.
+        let running_mean = to_f64(&c.layer.running_mean.read(gpu).unwrap());
+        let running_var = to_f64(&c.layer.running_var.read(gpu).unwrap());
+        run(
+            gpu,
+            &c.layer.forward_inference(gpu, &c.input, &c.output).unwrap(),
+        );
+        let normalised = reference::batch_norm_forward_inference(
+            &x,
+            &running_mean,
+            &running_var,
+            &gamma,
+            &beta,
+            EPS,
+        );
+        let want = reference::leaky_relu_forward(&normalised, slope);
+        let got = c.output.read(gpu).unwrap();
+        assert_close(&tag("fused forward inference"), &got, &want, 1e-5, 1e-5);
+    }
+    // A slope outside (0, 1) is refused.
+    let c = case(gpu, SHAPES[0], 9);
+    assert!(c.layer.with_leaky_relu(1.0).is_err());
+}
+
+#[test]
+fn batch_norm_with_leaky_relu_backward_matches_the_two_references() {
+    let gpu = gpu_or_skip!();
+    for (n, shape) in SHAPES.iter().enumerate() {
+        let c = fused_case(gpu, shape, 600 + 10 * n as u64);
+        let dy = to_f32(&random_vec(601 + 10 * n as u64, c.x.len(), 1.0));
+        let d_output = Tensor::from_slice(gpu, "dy", shape, &dy).unwrap();
+        let d_input = Tensor::zeros(gpu, "dx", shape);
+        run(
+            gpu,
+            &c.layer
+                .forward_train(gpu, &c.input, &c.output, true)
+                .unwrap(),
+        );
+        run(
+            gpu,
+            &c.layer
+                .backward(gpu, &c.input, &d_output, &d_input)
+                .unwrap(),
+        );
+
+        // The composition: LeakyReLU backward at the batch norm's output, then batch norm's.
+        let (x, gamma, beta) = (to_f64(&c.x), to_f64(&c.gamma), to_f64(&c.beta));
+        let (normalised, stats) = reference::batch_norm_forward_train(&x, &gamma, &beta, EPS);
+        let d_normalised = reference::leaky_relu_backward(&normalised, &to_f64(&dy), SLOPE as f64);
+        let (d_gamma, d_beta) =
+            reference::batch_norm_backward_params(&x, &d_normalised, &stats.mean, &stats.inv_std);
+        let want = reference::batch_norm_backward_input(
+            &x,
+            &d_normalised,
+            &stats.mean,
+            &stats.inv_std,
+            &gamma,
+            &d_gamma,
+            &d_beta,
+        );
+        let rows = (x.len() / gamma.len()) as f64;
+        let atol = 1e-6 * rows.sqrt();
+        let tag = |what: &str| format!("{what} {shape:?}");
+        let got = c.layer.d_gamma.read(gpu).unwrap();
+        assert_close(&tag("fused d_gamma"), &got, &d_gamma, atol, 1e-4);
+        let got = c.layer.d_beta.read(gpu).unwrap();
+        assert_close(&tag("fused d_beta"), &got, &d_beta, atol, 1e-4);
+        let got = d_input.read(gpu).unwrap();
+        assert_close(&tag("fused d_input"), &got, &want, 1e-5, 1e-4);
+    }
+}
