@@ -152,7 +152,8 @@ impl Gpu {
             .filter(|(_, value)| *value != 0.0)
             .map(|(key, value)| match value {
                 1.0 => key.to_string(),
-                _ => format!("{key}={value}"),
+                // As f32, the type overrides are declared with: 0.01, not 0.009999999776482582.
+                _ => format!("{key}={}", *value as f32),
             })
             .collect();
         let variant = match set.is_empty() {
