@@ -164,18 +164,11 @@ fn layers(c: &mut Criterion) {
     let gpu = Gpu::new(&GpuOptions::default()).expect("no GPU adapter");
     let gpu = &gpu;
     println!("adapter: {} ({:?})", gpu.info.name, gpu.info.backend);
-    let conv = |height, in_channels, out_channels| Conv2dShape {
-        batch: BATCH,
-        height,
-        width: height,
-        in_channels,
-        out_channels,
-        kernel: 3,
-        stride: 2,
-    };
-    conv2d_pair(gpu, c, "d.conv1 28x28x1->14x14x32", conv(28, 1, 32));
-    conv2d_pair(gpu, c, "d.conv2 14x14x32->7x7x64", conv(14, 32, 64));
-    conv2d_pair(gpu, c, "d.conv3 7x7x64->4x4x128", conv(7, 64, 128));
+    // The models' own geometry, so the benchmarks follow any change to it.
+    let [conv1, conv2, conv3] = Discriminator::layer_shapes(BATCH);
+    conv2d_pair(gpu, c, "d.conv1 28x28x1->14x14x32", conv1);
+    conv2d_pair(gpu, c, "d.conv2 14x14x32->7x7x64", conv2);
+    conv2d_pair(gpu, c, "d.conv3 7x7x64->4x4x128", conv3);
     let dense = |inputs, outputs| DenseShape {
         batch: BATCH,
         inputs,
@@ -183,28 +176,10 @@ fn layers(c: &mut Criterion) {
     };
     dense_pair(gpu, c, "d.dense 2048->10", dense(2048, 10));
     dense_pair(gpu, c, "g.dense 100->12544", dense(100, 12544));
-    let deconv = |height, in_channels, out_channels, stride| ConvTranspose2dShape {
-        batch: BATCH,
-        height,
-        width: height,
-        in_channels,
-        out_channels,
-        kernel: 3,
-        stride,
-    };
-    conv_transpose2d_pair(
-        gpu,
-        c,
-        "g.deconv1 7x7x256->14x14x128",
-        deconv(7, 256, 128, 2),
-    );
-    conv_transpose2d_pair(
-        gpu,
-        c,
-        "g.deconv2 14x14x128->14x14x64",
-        deconv(14, 128, 64, 1),
-    );
-    conv_transpose2d_pair(gpu, c, "g.deconv3 14x14x64->28x28x1", deconv(14, 64, 1, 2));
+    let [deconv1, deconv2, deconv3] = Generator::layer_shapes(BATCH);
+    conv_transpose2d_pair(gpu, c, "g.deconv1 7x7x256->14x14x128", deconv1);
+    conv_transpose2d_pair(gpu, c, "g.deconv2 14x14x128->14x14x64", deconv2);
+    conv_transpose2d_pair(gpu, c, "g.deconv3 14x14x64->28x28x1", deconv3);
     norm_and_activation_pairs(gpu, c, "g.norm1 14x14x128", &[BATCH, 14, 14, 128]);
     norm_and_activation_pairs(gpu, c, "d.norm2 7x7x64", &[BATCH, 7, 7, 64]);
 
