@@ -165,9 +165,15 @@ impl BatchNorm {
 
     /// The kernel `name` specialised for this layer's channels and fused activation.
     fn kernel(&self, gpu: &Gpu, name: &str) -> Result<crate::gpu::Kernel> {
-        let slope = [("LEAKY_SLOPE", self.leaky_slope as f64)];
-        let flags: &[(&str, f64)] = if self.leaky_slope == 1.0 { &[] } else { &slope };
-        gpu.kernel_for_shape(name, flags, &[("CHANNELS", self.channels as f64)])
+        gpu.kernel_for_shape(name, &self.flags(), &[("CHANNELS", self.channels as f64)])
+    }
+
+    /// The overrides that name the fused activation, none without one.
+    fn flags(&self) -> Vec<(&'static str, f64)> {
+        match self.leaky_slope {
+            1.0 => Vec::new(),
+            slope => vec![("LEAKY_SLOPE", slope as f64)],
+        }
     }
 
     /// The activation shape it normalises.
@@ -314,9 +320,7 @@ impl BatchNorm {
         self.check("backward", "d_output", d_output)?;
         self.check("backward", "d_input", d_input)?;
 
-        let slope = [("LEAKY_SLOPE", self.leaky_slope as f64)];
-        let flags: &[(&str, f64)] = if self.leaky_slope == 1.0 { &[] } else { &slope };
-        let partial = gpu.kernel_with("batch_norm_backward_partial", flags)?;
+        let partial = gpu.kernel_with("batch_norm_backward_partial", &self.flags())?;
         let buffers = [
             input.buffer(),
             d_output.buffer(),
