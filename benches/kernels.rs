@@ -93,7 +93,9 @@ fn conv2d_pair(gpu: &Gpu, c: &mut Criterion, name: &str, shape: Conv2dShape) {
         "forward",
         &layer.forward(gpu, &input, &output).unwrap(),
     );
-    let with_input = layer.backward(gpu, &d_output, Some(&d_input)).unwrap();
+    let with_input = layer
+        .backward(gpu, &input, &d_output, Some(&d_input))
+        .unwrap();
     bench_dispatches(&mut group, gpu, "backward", &with_input);
     group.finish();
 }

@@ -20,10 +20,28 @@
 // returns early, since all of them take part in the copies and barriers; only the stores are
 // guarded. Barriers and workgroup memory make this slow on CPU drivers; see
 // matmul_subgroup.wgsl and matmul.wgsl for those.
+//
+// Implicit GEMM (IMPLICIT_A): op(A) is the im2col matrix of a convolution, cols[r, p] with
+// r = (b, oy, ox) and p = (kh, kw, c) as in im2col.wgsl, or its transpose when TRANSPOSE_A;
+// binding 1 then holds the convolution's NHWC input, and each value is read from it as it is
+// copied into the tile, zero in the padding. The matrix itself is never written: the tiles
+// are the only copy. The geometry overrides below describe that convolution and are unused
+// otherwise.
 
 override TRANSPOSE_A: bool = false;
 override TRANSPOSE_B: bool = false;
 override HAS_BIAS: bool = false;
+override IMPLICIT_A: bool = false;
+
+override HEIGHT: u32 = 1u;     // H of the convolution's input
+override WIDTH: u32 = 1u;      // W of the input
+override CHANNELS: u32 = 1u;   // C of the input
+override OUT_HEIGHT: u32 = 1u; // OH
+override OUT_WIDTH: u32 = 1u;  // OW
+override KERNEL: u32 = 1u;     // K
+override STRIDE: u32 = 1u;     // S
+override PAD_TOP: u32 = 0u;    // rows of zeros above the input
+override PAD_LEFT: u32 = 0u;   // columns of zeros left of the input
 
 const TILE: u32 = 64u; // rows and columns of C per workgroup
 const TILE_K: u32 = 16u; // values of k staged per barrier pair
@@ -50,6 +68,34 @@ struct Params {
 var<workgroup> a_tile: array<f32, TILE_K * PITCH>;
 var<workgroup> b_tile: array<f32, TILE_K * PITCH>;
 
+// op(A)[row, kk] for a row and kk inside the matrix: a[row * k + kk], or a[kk * m + row]
+// when TRANSPOSE_A; with IMPLICIT_A, the im2col value it stands for.
+fn op_a(row: u32, kk: u32) -> f32 {
+    if IMPLICIT_A {
+        // op(A) = cols, or cols^T: then its rows are patch positions and k runs over pixels.
+        return im2col_value(select(row, kk, TRANSPOSE_A), select(kk, row, TRANSPOSE_A));
+    }
+    return a[select(row * params.k + kk, kk * params.m + row, TRANSPOSE_A)];
+}
+
+// cols[r, p] = a[b, oy * S + kh - PAD_TOP, ox * S + kw - PAD_LEFT, c], zero in the padding,
+// with r = (b * OH + oy) * OW + ox and p = (kh * K + kw) * C + c.
+fn im2col_value(r: u32, p: u32) -> f32 {
+    let c = p % CHANNELS;
+    let tap = p / CHANNELS;
+    let kw = tap % KERNEL;
+    let kh = tap / KERNEL;
+    let ox = r % OUT_WIDTH;
+    let oy = (r / OUT_WIDTH) % OUT_HEIGHT;
+    let b = r / (OUT_WIDTH * OUT_HEIGHT);
+    let iy = i32(oy * STRIDE + kh) - i32(PAD_TOP);
+    let ix = i32(ox * STRIDE + kw) - i32(PAD_LEFT);
+    if iy < 0 || iy >= i32(HEIGHT) || ix < 0 || ix >= i32(WIDTH) {
+        return 0.0;
+    }
+    return a[((b * HEIGHT + u32(iy)) * WIDTH + u32(ix)) * CHANNELS + c];
+}
+
 // Copies slot `e` (0 .. TILE * TILE_K) of the K tile starting at `k0` into both tiles. Slots
 // run along the storage order of each operand: along k where it is stored with k innermost.
 fn copy_slot(e: u32, row0: u32, col0: u32, k0: u32) {
@@ -57,13 +103,11 @@ fn copy_slot(e: u32, row0: u32, col0: u32, k0: u32) {
     let n = params.n;
     let k = params.k;
 
-    // op(A)[row, kk] is a[row * k + kk], or a[kk * m + row] when TRANSPOSE_A.
     let a_r = select(e / TILE_K, e % TILE, TRANSPOSE_A);
     let a_kk = select(e % TILE_K, e / TILE, TRANSPOSE_A);
     let a_row = min(row0 + a_r, m - 1u);
     let a_k = min(k0 + a_kk, k - 1u);
-    let a_index = select(a_row * k + a_k, a_k * m + a_row, TRANSPOSE_A);
-    a_tile[a_kk * PITCH + a_r] = select(0.0, a[a_index], k0 + a_kk < k);
+    a_tile[a_kk * PITCH + a_r] = select(0.0, op_a(a_row, a_k), k0 + a_kk < k);
 
     // op(B)[kk, col] is b[kk * n + col], or b[col * k + kk] when TRANSPOSE_B.
     let b_q = select(e % TILE, e / TILE_K, TRANSPOSE_B);

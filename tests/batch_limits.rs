@@ -111,7 +111,7 @@ fn build_models(gpu: &Gpu, batch: usize) -> sgan_gpu::Result<()> {
     };
     trunk.forward(gpu, &images, train)?;
     trunk.forward(gpu, &images, TrunkMode::Inference)?;
-    trunk.backward(gpu, Some(generator.d_image()))?;
+    trunk.backward(gpu, &images, Some(generator.d_image()))?;
     gpu.check()
 }
 

@@ -350,7 +350,7 @@ fn trunk_input_only_backward_matches_the_full_one_and_skips_parameter_gradients(
         gpu.run(&all).unwrap();
         d_image.read(gpu).unwrap()
     };
-    let full = run(&trunk.backward(gpu, Some(&d_image)).unwrap());
+    let full = run(&trunk.backward(gpu, &input, Some(&d_image)).unwrap());
     // Mark every parameter gradient but batch norm's, which the input gradient is built from.
     let marked: Vec<&Tensor> = trunk
         .gradients()

@@ -1,12 +1,18 @@
 //! 2-D convolution with TensorFlow 'same' padding, as im2col followed by the matrix-product
 //! core: `output[B*OH*OW, C_out] = cols[B*OH*OW, K*K*C_in] * weight[K*K*C_in, C_out] + bias`.
 //!
-//! Backward reads the `cols` matrix saved by the forward pass (for `d_weight`); it does not
-//! read the forward input itself. `d_input` goes through its own `d_cols` scratch and
-//! `col2im`, so the backward kernels may run in any order after the forward pass.
+//! The free functions write `cols` out with im2col, and backward reads that saved `cols` (for
+//! `d_weight`), not the forward input. The [`Conv2d`] layer does the same with a kernel that
+//! reads op(A) from memory at every step (the CPU kernels); with one that can read im2col
+//! implicitly (the tiled GPU kernel, see [`MatmulKernel::reads_im2col`]) it stores no `cols`
+//! and both products read the forward input directly, which must then keep its values until
+//! the backward pass has run. `d_input` goes through its own `d_cols` scratch and `col2im`, so
+//! the backward kernels may run in any order after the forward pass.
 
 use super::expect_shape;
-use super::matmul::{grid_for, matmul, BiasBackward, MatmulShape};
+use super::matmul::{
+    grid_for, matmul, matmul_im2col, matmul_with, BiasBackward, Im2col, MatmulKernel, MatmulShape,
+};
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, Tensor};
 pub use crate::spec::{same_padding, Conv2dShape};
@@ -22,6 +28,59 @@ struct ConvParams {
 /// The forward product `cols * weight` of a convolution.
 fn forward_product(shape: &Conv2dShape) -> MatmulShape {
     MatmulShape::new(shape.rows(), shape.out_channels, shape.patch())
+}
+
+/// The weight-gradient product `cols^T * d_output` (cols stored [M, KKC] is A^T).
+fn weight_product(shape: &Conv2dShape) -> MatmulShape {
+    MatmulShape::new(shape.patch(), shape.out_channels, shape.rows()).transpose_a()
+}
+
+/// The product `d_output * weight^T` on the way to `d_input` (weight [KKC, C_out] is B^T).
+fn input_product(shape: &Conv2dShape) -> MatmulShape {
+    MatmulShape::new(shape.rows(), shape.patch(), shape.out_channels).transpose_b()
+}
+
+/// The im2col matrix of a convolution's input, as a matrix product reads it.
+#[derive(Clone, Copy)]
+pub(crate) enum Patches<'a> {
+    /// Written out by [`im2col`] into this [B*OH*OW, K*K*C_in] tensor.
+    Stored(&'a Tensor),
+    /// Never written: the kernel computes each value from `input` [B, H, W, C_in].
+    Implicit {
+        input: &'a Tensor,
+        shape: &'a Conv2dShape,
+    },
+}
+
+/// `c = op(patches) * op(b) (+ bias)` with `kernel`, which for [`Patches::Implicit`] must be
+/// one that [reads im2col](MatmulKernel::reads_im2col).
+pub(crate) fn patches_product(
+    gpu: &Gpu,
+    kernel: MatmulKernel,
+    patches: Patches,
+    b: &Tensor,
+    bias: Option<&Tensor>,
+    c: &Tensor,
+    product: MatmulShape,
+) -> Result<Dispatch> {
+    match patches {
+        Patches::Stored(cols) => matmul_with(gpu, kernel, cols, b, bias, c, product),
+        Patches::Implicit { input, shape } => {
+            shape.check("implicit im2col")?;
+            expect_shape(
+                "implicit im2col",
+                "input",
+                input.shape(),
+                &shape.input_shape(),
+            )?;
+            let geometry = geometry(shape);
+            let cols = Im2col {
+                input,
+                geometry: &geometry,
+            };
+            matmul_im2col(gpu, kernel, cols, b, bias, c, product)
+        }
+    }
 }
 
 /// The pipeline overrides of `im2col.wgsl` and `col2im.wgsl` for `shape`.
@@ -119,14 +178,34 @@ pub fn conv2d_backward_input(
     d_cols: &Tensor,
     d_input: &Tensor,
 ) -> Result<Vec<Dispatch>> {
+    backward_input_with(
+        gpu,
+        MatmulKernel::select(gpu)?,
+        shape,
+        d_output,
+        weight,
+        d_cols,
+        d_input,
+    )
+}
+
+fn backward_input_with(
+    gpu: &Gpu,
+    kernel: MatmulKernel,
+    shape: &Conv2dShape,
+    d_output: &Tensor,
+    weight: &Tensor,
+    d_cols: &Tensor,
+    d_input: &Tensor,
+) -> Result<Vec<Dispatch>> {
     let op = "conv2d_backward_input";
     expect_shape(op, "d_output", d_output.shape(), &shape.output_shape())?;
     expect_shape(op, "weight", weight.shape(), &shape.weight_shape())?;
     expect_shape(op, "d_cols", d_cols.shape(), &shape.cols_shape())?;
-    // d_cols[M, KKC] = d_output[M, C_out] * weight^T, weight stored [KKC, C_out] = [N, K].
-    let product = MatmulShape::new(shape.rows(), shape.patch(), shape.out_channels).transpose_b();
+    // d_cols[M, KKC] = d_output[M, C_out] * weight^T.
+    let product = input_product(shape);
     Ok(vec![
-        matmul(gpu, d_output, weight, None, d_cols, product)?,
+        matmul_with(gpu, kernel, d_output, weight, None, d_cols, product)?,
         col2im(gpu, shape, d_cols, None, d_input)?,
     ])
 }
@@ -145,9 +224,7 @@ pub fn conv2d_backward_weight(
     expect_shape(op, "cols", cols.shape(), &shape.cols_shape())?;
     expect_shape(op, "d_output", d_output.shape(), &shape.output_shape())?;
     expect_shape(op, "d_weight", d_weight.shape(), &shape.weight_shape())?;
-    // d_weight[KKC, C_out] = cols^T d_output; cols stored [M, KKC] is A^T with A [KKC, M].
-    let product = MatmulShape::new(shape.patch(), shape.out_channels, shape.rows()).transpose_a();
-    matmul(gpu, cols, d_output, None, d_weight, product)
+    matmul(gpu, cols, d_output, None, d_weight, weight_product(shape))
 }
 
 /// `d_bias[c] = sum over (b, oy, ox) of d_output[b, oy, ox, c]`. `sums` must be a
@@ -175,19 +252,34 @@ pub struct Conv2d {
     pub bias: Tensor,
     pub d_weight: Tensor,
     pub d_bias: Tensor,
-    /// im2col of the last forward input, read by the backward pass.
-    pub cols: Tensor,
+    /// im2col of the last forward input, read by the backward pass; `None` when the kernel
+    /// reads im2col implicitly from the input instead.
+    pub cols: Option<Tensor>,
     /// Scratch for `d_output * weight^T` on the way to `d_input`.
     pub d_cols: Tensor,
     bias_sums: BiasBackward,
+    /// The matrix-product kernel of every product of the layer.
+    kernel: MatmulKernel,
 }
 
 impl Conv2d {
-    /// Allocates every buffer of the layer, all zero.
+    /// Allocates every buffer of the layer, all zero, for the kernel [`matmul`] picks.
     pub fn new(gpu: &Gpu, label: &str, shape: Conv2dShape) -> Result<Self> {
+        Self::with_kernel(gpu, label, shape, MatmulKernel::select(gpu)?)
+    }
+
+    /// Like [`Conv2d::new`], with the matrix-product kernel named by the caller.
+    pub fn with_kernel(
+        gpu: &Gpu,
+        label: &str,
+        shape: Conv2dShape,
+        kernel: MatmulKernel,
+    ) -> Result<Self> {
         shape.check(label)?;
+        kernel.check(gpu)?;
         let tensor =
             |name: &str, dims: &[usize]| Tensor::zeros(gpu, &format!("{label}.{name}"), dims);
+        let cols = (!kernel.reads_im2col()).then(|| tensor("cols", &shape.cols_shape()));
         Ok(Self {
             label: label.to_string(),
             shape,
@@ -195,7 +287,7 @@ impl Conv2d {
             bias: tensor("bias", &[shape.out_channels]),
             d_weight: tensor("d_weight", &shape.weight_shape()),
             d_bias: tensor("d_bias", &[shape.out_channels]),
-            cols: tensor("cols", &shape.cols_shape()),
+            cols,
             d_cols: tensor("d_cols", &shape.cols_shape()),
             bias_sums: BiasBackward::new(
                 gpu,
@@ -203,6 +295,7 @@ impl Conv2d {
                 shape.rows(),
                 shape.out_channels,
             ),
+            kernel,
         })
     }
 
@@ -216,17 +309,41 @@ impl Conv2d {
         self.shape.kernel * self.shape.kernel * self.shape.out_channels
     }
 
-    /// Dispatches computing `output = conv2d(input) + bias` and saving `cols`.
+    /// The im2col matrix of `input` as this layer's products read it.
+    fn patches<'a>(&'a self, input: &'a Tensor) -> Patches<'a> {
+        match &self.cols {
+            Some(cols) => Patches::Stored(cols),
+            None => Patches::Implicit {
+                input,
+                shape: &self.shape,
+            },
+        }
+    }
+
+    /// Dispatches computing `output = conv2d(input) + bias` (and saving `cols`, where the
+    /// layer stores it).
     pub fn forward(&self, gpu: &Gpu, input: &Tensor, output: &Tensor) -> Result<Vec<Dispatch>> {
-        conv2d_forward(
+        let shape = &self.shape;
+        expect_shape(
+            "Conv2d::forward",
+            "output",
+            output.shape(),
+            &shape.output_shape(),
+        )?;
+        let mut dispatches = Vec::new();
+        if let Some(cols) = &self.cols {
+            dispatches.push(im2col(gpu, shape, input, cols)?);
+        }
+        dispatches.push(patches_product(
             gpu,
-            &self.shape,
-            input,
+            self.kernel,
+            self.patches(input),
             &self.weight,
             Some(&self.bias),
-            &self.cols,
             output,
-        )
+            forward_product(shape),
+        )?);
+        Ok(dispatches)
     }
 
     /// Dispatches computing only `d_input` from `d_output`, for a backward pass whose
@@ -237,8 +354,9 @@ impl Conv2d {
         d_output: &Tensor,
         d_input: &Tensor,
     ) -> Result<Vec<Dispatch>> {
-        conv2d_backward_input(
+        backward_input_with(
             gpu,
+            self.kernel,
             &self.shape,
             d_output,
             &self.weight,
@@ -247,21 +365,27 @@ impl Conv2d {
         )
     }
 
-    /// Dispatches computing `d_weight`, `d_bias` and, when asked, `d_input` from `d_output`;
-    /// they read the `cols` of the forward pass recorded before them.
+    /// Dispatches computing `d_weight`, `d_bias` and, when asked, `d_input` from `d_output`.
+    /// `input` is the forward input: where the layer stores no `cols`, `d_weight` reads it,
+    /// so it must still hold its values when these run.
     pub fn backward(
         &self,
         gpu: &Gpu,
+        input: &Tensor,
         d_output: &Tensor,
         d_input: Option<&Tensor>,
     ) -> Result<Vec<Dispatch>> {
         let shape = &self.shape;
-        let mut dispatches = vec![conv2d_backward_weight(
+        let op = "Conv2d::backward";
+        expect_shape(op, "d_output", d_output.shape(), &shape.output_shape())?;
+        let mut dispatches = vec![patches_product(
             gpu,
-            shape,
-            &self.cols,
+            self.kernel,
+            self.patches(input),
             d_output,
+            None,
             &self.d_weight,
+            weight_product(shape),
         )?];
         dispatches.extend(conv2d_backward_bias(
             gpu,
@@ -271,14 +395,7 @@ impl Conv2d {
             &self.d_bias,
         )?);
         if let Some(d_input) = d_input {
-            dispatches.extend(conv2d_backward_input(
-                gpu,
-                shape,
-                d_output,
-                &self.weight,
-                &self.d_cols,
-                d_input,
-            )?);
+            dispatches.extend(self.backward_input(gpu, d_output, d_input)?);
         }
         Ok(dispatches)
     }

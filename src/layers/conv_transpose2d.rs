@@ -11,11 +11,12 @@
 //!
 //! Backward reads the forward input (for `d_weight`). Forward uses `cols` only as a
 //! temporary; backward overwrites it with `im2col(d_output)`, shared by `d_input` and
-//! `d_weight`.
+//! `d_weight`, unless the layer's kernel reads im2col implicitly (the tiled GPU kernel): then
+//! both products read `d_output` directly and the im2col is skipped.
 
-use super::conv2d::{col2im, im2col};
+use super::conv2d::{col2im, im2col, patches_product, Patches};
 use super::expect_shape;
-use super::matmul::{matmul, BiasBackward, MatmulShape};
+use super::matmul::{matmul, matmul_with, BiasBackward, MatmulKernel, MatmulShape};
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, Tensor};
 pub use crate::spec::ConvTranspose2dShape;
@@ -39,12 +40,29 @@ pub fn conv_transpose2d_forward(
     expect_shape(op, "input", input.shape(), &shape.input_shape())?;
     expect_shape(op, "weight", weight.shape(), &shape.weight_shape())?;
     expect_shape(op, "cols", cols.shape(), &shape.cols_shape())?;
-    // cols[M, KKC_out] = input[M, C_in] * weight^T, weight stored [KKC_out, C_in] = [N, K].
-    let product = MatmulShape::new(conv.rows(), conv.patch(), shape.in_channels).transpose_b();
     Ok(vec![
-        matmul(gpu, input, weight, None, cols, product)?,
+        matmul(gpu, input, weight, None, cols, forward_product(shape))?,
         col2im(gpu, &conv, cols, bias, output)?,
     ])
+}
+
+/// The product `input * weight^T` before col2im (weight stored [KKC_out, C_in] = [N, K]).
+fn forward_product(shape: &ConvTranspose2dShape) -> MatmulShape {
+    let conv = shape.adjoint();
+    MatmulShape::new(conv.rows(), conv.patch(), shape.in_channels).transpose_b()
+}
+
+/// The product `im2col(d_output) * weight` that gives `d_input`.
+fn input_product(shape: &ConvTranspose2dShape) -> MatmulShape {
+    let conv = shape.adjoint();
+    MatmulShape::new(conv.rows(), shape.in_channels, conv.patch())
+}
+
+/// The product `im2col(d_output)^T * input` that gives `d_weight` (cols stored [M, KKC_out]
+/// is A^T).
+fn weight_product(shape: &ConvTranspose2dShape) -> MatmulShape {
+    let conv = shape.adjoint();
+    MatmulShape::new(conv.patch(), shape.in_channels, conv.rows()).transpose_a()
 }
 
 /// `d_input = im2col(d_output) * weight`. Forward: `output = A^T input` with A the adjoint
@@ -63,10 +81,9 @@ pub fn conv_transpose2d_backward_input(
     let conv = shape.adjoint();
     expect_shape(op, "weight", weight.shape(), &shape.weight_shape())?;
     expect_shape(op, "d_input", d_input.shape(), &shape.input_shape())?;
-    let product = MatmulShape::new(conv.rows(), shape.in_channels, conv.patch());
     Ok(vec![
         im2col(gpu, &conv, d_output, cols)?,
-        matmul(gpu, cols, weight, None, d_input, product)?,
+        matmul(gpu, cols, weight, None, d_input, input_product(shape))?,
     ])
 }
 
@@ -84,13 +101,10 @@ pub fn conv_transpose2d_backward_weight(
     d_weight: &Tensor,
 ) -> Result<Dispatch> {
     let op = "conv_transpose2d_backward_weight";
-    let conv = shape.adjoint();
     expect_shape(op, "cols", cols.shape(), &shape.cols_shape())?;
     expect_shape(op, "input", input.shape(), &shape.input_shape())?;
     expect_shape(op, "d_weight", d_weight.shape(), &shape.weight_shape())?;
-    // d_weight[KKC_out, C_in] = cols^T input, cols stored [M, KKC_out] = A^T.
-    let product = MatmulShape::new(conv.patch(), shape.in_channels, conv.rows()).transpose_a();
-    matmul(gpu, cols, input, None, d_weight, product)
+    matmul(gpu, cols, input, None, d_weight, weight_product(shape))
 }
 
 /// `d_bias[c] = sum over (b, y, x) of d_output[b, y, x, c]`. `sums` must be a
@@ -118,15 +132,29 @@ pub struct ConvTranspose2d {
     pub bias: Tensor,
     pub d_weight: Tensor,
     pub d_bias: Tensor,
-    /// [B*H*W, K*K*C_out]: a temporary in forward, im2col(d_output) in backward.
+    /// [B*H*W, K*K*C_out]: a temporary in forward, im2col(d_output) in backward (where the
+    /// kernel does not read im2col implicitly).
     pub cols: Tensor,
     bias_sums: BiasBackward,
+    /// The matrix-product kernel of every product of the layer.
+    kernel: MatmulKernel,
 }
 
 impl ConvTranspose2d {
-    /// Allocates every buffer of the layer, all zero.
+    /// Allocates every buffer of the layer, all zero, for the kernel [`matmul`] picks.
     pub fn new(gpu: &Gpu, label: &str, shape: ConvTranspose2dShape) -> Result<Self> {
+        Self::with_kernel(gpu, label, shape, MatmulKernel::select(gpu)?)
+    }
+
+    /// Like [`ConvTranspose2d::new`], with the matrix-product kernel named by the caller.
+    pub fn with_kernel(
+        gpu: &Gpu,
+        label: &str,
+        shape: ConvTranspose2dShape,
+        kernel: MatmulKernel,
+    ) -> Result<Self> {
         shape.adjoint().check(label)?;
+        kernel.check(gpu)?;
         let tensor =
             |name: &str, dims: &[usize]| Tensor::zeros(gpu, &format!("{label}.{name}"), dims);
         let out = shape.output_shape();
@@ -144,6 +172,7 @@ impl ConvTranspose2d {
                 out[0] * out[1] * out[2],
                 shape.out_channels,
             ),
+            kernel,
         })
     }
 
@@ -160,15 +189,22 @@ impl ConvTranspose2d {
 
     /// Dispatches computing `output = conv_transpose2d(input) + bias`.
     pub fn forward(&self, gpu: &Gpu, input: &Tensor, output: &Tensor) -> Result<Vec<Dispatch>> {
-        conv_transpose2d_forward(
-            gpu,
-            &self.shape,
-            input,
-            &self.weight,
-            Some(&self.bias),
-            &self.cols,
-            output,
-        )
+        let (shape, conv) = (&self.shape, self.shape.adjoint());
+        let op = "ConvTranspose2d::forward";
+        expect_shape(op, "input", input.shape(), &shape.input_shape())?;
+        let product = forward_product(shape);
+        Ok(vec![
+            matmul_with(
+                gpu,
+                self.kernel,
+                input,
+                &self.weight,
+                None,
+                &self.cols,
+                product,
+            )?,
+            col2im(gpu, &conv, &self.cols, Some(&self.bias), output)?,
+        ])
     }
 
     /// Dispatches computing `d_weight`, `d_bias` and, when asked, `d_input`. `input` is the
@@ -180,15 +216,29 @@ impl ConvTranspose2d {
         d_output: &Tensor,
         d_input: Option<&Tensor>,
     ) -> Result<Vec<Dispatch>> {
-        let shape = &self.shape;
-        let conv = shape.adjoint();
-        let mut dispatches = vec![im2col(gpu, &conv, d_output, &self.cols)?];
-        dispatches.push(conv_transpose2d_backward_weight(
+        let (shape, conv) = (&self.shape, self.shape.adjoint());
+        let op = "ConvTranspose2d::backward";
+        expect_shape(op, "input", input.shape(), &shape.input_shape())?;
+        let mut dispatches = Vec::new();
+        // im2col(d_output), read by both products: written into `cols` once, or read
+        // implicitly from `d_output` by each.
+        let patches = if self.kernel.reads_im2col() {
+            Patches::Implicit {
+                input: d_output,
+                shape: &conv,
+            }
+        } else {
+            dispatches.push(im2col(gpu, &conv, d_output, &self.cols)?);
+            Patches::Stored(&self.cols)
+        };
+        dispatches.push(patches_product(
             gpu,
-            shape,
-            &self.cols,
+            self.kernel,
+            patches,
             input,
+            None,
             &self.d_weight,
+            weight_product(shape),
         )?);
         dispatches.extend(conv_transpose2d_backward_bias(
             gpu,
@@ -198,21 +248,15 @@ impl ConvTranspose2d {
             &self.d_bias,
         )?);
         if let Some(d_input) = d_input {
-            // The im2col above already filled `cols`; only the product remains.
-            expect_shape(
-                "conv_transpose2d_backward_input",
-                "d_input",
-                d_input.shape(),
-                &shape.input_shape(),
-            )?;
-            let product = MatmulShape::new(conv.rows(), shape.in_channels, conv.patch());
-            dispatches.push(matmul(
+            expect_shape(op, "d_input", d_input.shape(), &shape.input_shape())?;
+            dispatches.push(patches_product(
                 gpu,
-                &self.cols,
+                self.kernel,
+                patches,
                 &self.weight,
                 None,
                 d_input,
-                product,
+                input_product(shape),
             )?);
         }
         Ok(dispatches)

@@ -12,7 +12,9 @@
 //!   loaded per lane. About twice as fast there as the portable kernel, on small and large
 //!   products alike;
 //! - `shaders/matmul_tiled.wgsl` on a real GPU (discrete, integrated or virtual): tiles staged
-//!   in workgroup memory, the usual GPU form;
+//!   in workgroup memory, the usual GPU form. It can also read op(A) as a convolution's im2col
+//!   matrix straight from the convolution's input (implicit GEMM, [`matmul_im2col`]), so the
+//!   convolution layers built for it skip im2col and its buffer;
 //! - `shaders/matmul.wgsl` everywhere else: no subgroups, no workgroup memory.
 //!
 //! Setting `SGAN_MATMUL=portable|subgroup|tiled` overrides the choice (for benchmarking); a
@@ -144,6 +146,16 @@ impl MatmulKernel {
                 ),
             }),
         }
+    }
+
+    /// True when the kernel can read op(A) as the im2col matrix of a convolution's input
+    /// without that matrix being stored (implicit GEMM, see [`matmul_im2col`]). Only the
+    /// tiled kernel can: it copies op(A) into workgroup memory once per tile, so the index
+    /// arithmetic is paid once per value and the GPU skips writing and rereading the matrix.
+    /// The CPU kernels load op(A) straight from memory at every step, where that arithmetic
+    /// would cost about what im2col does, so they keep the explicit im2col.
+    pub fn reads_im2col(self) -> bool {
+        self == Self::Tiled
     }
 
     /// True when `gpu` can run this kernel.
@@ -289,19 +301,78 @@ pub fn matmul_with(
     c: &Tensor,
     shape: MatmulShape,
 ) -> Result<Dispatch> {
-    let MatmulShape { m, n, k, .. } = shape;
-    let op = "matmul";
     let a_dims = if shape.transpose_a {
         "[K, M]"
     } else {
         "[M, K]"
     };
+    expect_len(
+        "matmul",
+        "a",
+        a,
+        shape.m * shape.k,
+        &format!("{a_dims} with {shape:?}"),
+    )?;
+    record(gpu, kernel, OperandA::Matrix(a), b, bias, c, shape)
+}
+
+/// The im2col matrix of a convolution's `input`, computed value by value as a kernel reads
+/// it; `geometry` states the convolution in the overrides `im2col.wgsl` takes.
+pub(crate) struct Im2col<'a> {
+    pub input: &'a Tensor,
+    pub geometry: &'a [(&'static str, f64)],
+}
+
+/// Where a product reads op(A) from.
+enum OperandA<'a> {
+    /// A stored matrix.
+    Matrix(&'a Tensor),
+    /// An im2col matrix that is never stored.
+    Im2col(Im2col<'a>),
+}
+
+/// Implicit GEMM: `c = op(cols) * op(b) (+ bias)` where `cols = im2col(input)` is never
+/// stored; the kernel reads each of its values from `input` when it needs it. op(cols) is
+/// cols [M, K] (the convolution's forward product), or cols^T when `shape.transpose_a` (its
+/// weight gradient). The caller checks that `input` fits the geometry. Only kernels with
+/// [`MatmulKernel::reads_im2col`] can do this.
+pub(crate) fn matmul_im2col(
+    gpu: &Gpu,
+    kernel: MatmulKernel,
+    cols: Im2col,
+    b: &Tensor,
+    bias: Option<&Tensor>,
+    c: &Tensor,
+    shape: MatmulShape,
+) -> Result<Dispatch> {
+    if !kernel.reads_im2col() {
+        return Err(Error::InvalidConfig {
+            message: format!(
+                "the {kernel} matrix-product kernel cannot read an im2col matrix implicitly; \
+                 only tiled can"
+            ),
+        });
+    }
+    record(gpu, kernel, OperandA::Im2col(cols), b, bias, c, shape)
+}
+
+/// Checks the other operands and records the product.
+fn record(
+    gpu: &Gpu,
+    kernel: MatmulKernel,
+    a: OperandA,
+    b: &Tensor,
+    bias: Option<&Tensor>,
+    c: &Tensor,
+    shape: MatmulShape,
+) -> Result<Dispatch> {
+    let MatmulShape { m, n, k, .. } = shape;
+    let op = "matmul";
     let b_dims = if shape.transpose_b {
         "[N, K]"
     } else {
         "[K, N]"
     };
-    expect_len(op, "a", a, m * k, &format!("{a_dims} with {shape:?}"))?;
     expect_len(op, "b", b, k * n, &format!("{b_dims} with {shape:?}"))?;
     expect_len(op, "c", c, m * n, &format!("[M, N] with {shape:?}"))?;
     if let Some(bias) = bias {
@@ -311,14 +382,19 @@ pub fn matmul_with(
     kernel.check(gpu)?;
 
     let flag = |on: bool| if on { 1.0 } else { 0.0 };
-    let pipeline = gpu.kernel_with(
-        kernel.shader(),
-        &[
-            ("TRANSPOSE_A", flag(shape.transpose_a)),
-            ("TRANSPOSE_B", flag(shape.transpose_b)),
-            ("HAS_BIAS", flag(bias.is_some())),
-        ],
-    )?;
+    let mut flags = vec![
+        ("TRANSPOSE_A", flag(shape.transpose_a)),
+        ("TRANSPOSE_B", flag(shape.transpose_b)),
+        ("HAS_BIAS", flag(bias.is_some())),
+    ];
+    let (a, geometry, a_values) = match a {
+        OperandA::Matrix(a) => (a, &[][..], m * k),
+        OperandA::Im2col(Im2col { input, geometry }) => {
+            flags.push(("IMPLICIT_A", 1.0));
+            (input, geometry, input.len())
+        }
+    };
+    let pipeline = gpu.kernel_for_shape(kernel.shader(), &flags, geometry)?;
     let [tile_rows, tile_cols] = kernel.tile();
     let groups = [n.div_ceil(tile_cols).max(1), m.div_ceil(tile_rows).max(1)];
     for (axis, &count) in ["columns", "rows"].iter().zip(&groups) {
@@ -342,7 +418,7 @@ pub fn matmul_with(
     let label = format!("{}.matmul", c.label());
     let cost = Cost {
         flops: shape.flops(),
-        bytes: 4.0 * (m * k + k * n + m * n + bias.map_or(0, |_| n)) as f64,
+        bytes: 4.0 * (a_values + k * n + m * n + bias.map_or(0, |_| n)) as f64,
     };
     Ok(gpu
         .dispatch(

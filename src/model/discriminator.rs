@@ -200,46 +200,56 @@ impl Discriminator {
     }
 
     /// Gradients of every trunk parameter from `d_logits`, through the activations of the
-    /// latest training forward pass on `input`; with `d_input`, also the gradient of the input
-    /// images.
-    pub fn backward(&self, gpu: &Gpu, d_input: Option<&Tensor>) -> Result<Vec<Dispatch>> {
-        self.record_backward(gpu, d_input, true)
+    /// latest training forward pass on `input` (which must still hold those images); with
+    /// `d_input`, also the gradient of the input images.
+    pub fn backward(
+        &self,
+        gpu: &Gpu,
+        input: &Tensor,
+        d_input: Option<&Tensor>,
+    ) -> Result<Vec<Dispatch>> {
+        self.record_backward(gpu, d_input, Some(input))
     }
 
     /// Only the gradient of the input images from `d_logits`: the generator step's path into
     /// G, which leaves the trunk's parameter gradients as they were. Batch norm still sums
     /// its parameter gradients, since its input gradient is built from them.
     pub fn backward_input_only(&self, gpu: &Gpu, d_input: &Tensor) -> Result<Vec<Dispatch>> {
-        self.record_backward(gpu, Some(d_input), false)
+        self.record_backward(gpu, Some(d_input), None)
     }
 
+    /// The backward pass; with `parameters = Some(input)` (the forward input) it also
+    /// computes the parameter gradients.
     fn record_backward(
         &self,
         gpu: &Gpu,
         d_input: Option<&Tensor>,
-        parameters: bool,
+        parameters: Option<&Tensor>,
     ) -> Result<Vec<Dispatch>> {
         let (a, g) = (&self.act, &self.grad);
         let mut d = match parameters {
-            true => self
+            Some(_) => self
                 .dense
                 .backward(gpu, &a.dropped, &self.d_logits, Some(&g.dropped))?,
-            false => vec![self.dense.backward_input(gpu, &self.d_logits, &g.dropped)?],
+            None => vec![self.dense.backward_input(gpu, &self.d_logits, &g.dropped)?],
         };
         d.push(self.dropout.backward(gpu, &g.dropped, &g.a3)?);
         d.extend(self.norm3.backward(gpu, &a.c3, &g.a3, &g.c3)?);
-        let conv = |layer: &Conv2d, d_output: &Tensor, d_input: Option<&Tensor>| match (
-            parameters, d_input,
-        ) {
-            (false, Some(d_input)) => layer.backward_input(gpu, d_output, d_input),
-            (false, None) => Ok(Vec::new()),
-            (true, d_input) => layer.backward(gpu, d_output, d_input),
+        // `layer_input` is what `layer` read in the forward pass.
+        let conv = |layer: &Conv2d,
+                    layer_input: Option<&Tensor>,
+                    d_output: &Tensor,
+                    d_input: Option<&Tensor>| match (layer_input, d_input) {
+            (Some(layer_input), d_input) => layer.backward(gpu, layer_input, d_output, d_input),
+            (None, Some(d_input)) => layer.backward_input(gpu, d_output, d_input),
+            (None, None) => Ok(Vec::new()),
         };
-        d.extend(conv(&self.conv3, &g.c3, Some(&g.a2))?);
+        let (a1, a2) = (parameters.map(|_| &a.a1), parameters.map(|_| &a.a2));
+        d.extend(conv(&self.conv3, a2, &g.c3, Some(&g.a2))?);
         d.extend(self.norm2.backward(gpu, &a.c2, &g.a2, &g.c2)?);
-        d.extend(conv(&self.conv2, &g.c2, Some(&g.a1))?);
+        d.extend(conv(&self.conv2, a1, &g.c2, Some(&g.a1))?);
         d.push(leaky_relu_backward(gpu, &a.c1, &g.a1, &g.c1, LEAKY_SLOPE)?);
-        d.extend(conv(&self.conv1, &g.c1, d_input)?);
+        d.extend(conv(&self.conv1, parameters, &g.c1, d_input)?);
         Ok(d)
     }
 

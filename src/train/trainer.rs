@@ -369,7 +369,7 @@ impl<'g> Trainer<'g> {
             self.supervised_head
                 .backward(gpu, &self.labels, &trunk.d_logits)?,
         );
-        r.extend(trunk.backward(gpu, None)?);
+        r.extend(trunk.backward(gpu, &self.images, None)?);
         let (trunk_params, trunk_grads) = (trunk.parameters(), trunk.gradients());
         r.extend(
             self.adam_supervised
@@ -398,7 +398,7 @@ impl<'g> Trainer<'g> {
         r.extend(self.real_head.forward(gpu, &trunk.logits, 1.0)?);
         r.dispatches
             .push(self.real_head.backward(gpu, &trunk.d_logits)?);
-        r.extend(trunk.backward(gpu, None)?);
+        r.extend(trunk.backward(gpu, &self.images, None)?);
         r.extend(
             self.adam_unsupervised
                 .step(gpu, &trunk_params, &trunk_grads)?,
@@ -414,7 +414,7 @@ impl<'g> Trainer<'g> {
         r.extend(self.fake_head.forward(gpu, &trunk.logits, 0.0)?);
         r.dispatches
             .push(self.fake_head.backward(gpu, &trunk.d_logits)?);
-        r.extend(trunk.backward(gpu, None)?);
+        r.extend(trunk.backward(gpu, &self.images, None)?);
         r.extend(
             self.adam_unsupervised
                 .step(gpu, &trunk_params, &trunk_grads)?,

@@ -1,10 +1,10 @@
 //! im2col, col2im, every conv2d and conv_transpose2d kernel, the layer structs, 'same'
 //! padding and the adjoint property, on the GPU against the reference.
 
-use sgan_gpu::gpu::{Gpu, Tensor};
+use sgan_gpu::gpu::{Dispatch, Gpu, Tensor};
 use sgan_gpu::layers::conv2d::{self, same_padding, Conv2d, Conv2dShape};
 use sgan_gpu::layers::conv_transpose2d::{self, ConvTranspose2d, ConvTranspose2dShape};
-use sgan_gpu::layers::matmul::BiasBackward;
+use sgan_gpu::layers::matmul::{BiasBackward, MatmulKernel};
 use sgan_gpu::reference;
 
 use crate::common::{self, assert_close, assert_exact, random_vec, to_f32, to_f64};
@@ -352,7 +352,123 @@ fn conv_transpose2d_kernels_match_reference_on_odd_sizes() {
     }
 }
 
-/// The `Conv2d` struct on the discriminator's three convolutions at batch 2.
+/// The matrix-product kernels the test adapter can run, each of which a layer may be built
+/// for; the tiled one reads im2col implicitly, the others store it.
+fn layer_kernels(gpu: &Gpu) -> Vec<MatmulKernel> {
+    let kernels: Vec<_> = MatmulKernel::ALL
+        .into_iter()
+        .filter(|kernel| kernel.is_usable(gpu))
+        .collect();
+    assert!(
+        kernels.contains(&MatmulKernel::Tiled),
+        "tiled runs everywhere"
+    );
+    kernels
+}
+
+/// Checks that the recorded dispatches take the im2col path `kernel` implies: an explicit
+/// im2col before the products, or none and products that read it implicitly.
+fn assert_im2col_path(what: &str, kernel: MatmulKernel, dispatches: &[Dispatch]) {
+    let explicit = dispatches.iter().any(|d| d.kernel == "im2col");
+    let implicit = dispatches.iter().any(|d| d.kernel.contains("IMPLICIT_A"));
+    assert_eq!(
+        (explicit, implicit),
+        (!kernel.reads_im2col(), kernel.reads_im2col()),
+        "{what} with {kernel}: {:?}",
+        dispatches.iter().map(|d| &d.kernel).collect::<Vec<_>>()
+    );
+}
+
+/// A layer's random weights and bias (written to it), input and output gradient, as f64 for
+/// the reference and as tensors, with zeroed output buffers.
+struct LayerCase {
+    w: Vec<f64>,
+    b: Vec<f64>,
+    x: Vec<f64>,
+    dy: Vec<f64>,
+    input: Tensor,
+    d_output: Tensor,
+    output: Tensor,
+    d_input: Tensor,
+}
+
+fn layer_case(
+    gpu: &Gpu,
+    [weight, bias]: [&Tensor; 2],
+    [in_shape, out_shape]: [&[usize]; 2],
+    seed: u64,
+) -> LayerCase {
+    let w = to_f64(&to_f32(&random_vec(seed, weight.len(), 0.2)));
+    let b = to_f64(&to_f32(&random_vec(seed + 1, bias.len(), 0.2)));
+    weight.write(gpu, &to_f32(&w)).unwrap();
+    bias.write(gpu, &to_f32(&b)).unwrap();
+    let (input, x) = random_tensor(gpu, "x", in_shape, seed + 2);
+    let (d_output, dy) = random_tensor(gpu, "dy", out_shape, seed + 3);
+    LayerCase {
+        w,
+        b,
+        x,
+        dy,
+        input,
+        d_output,
+        output: Tensor::zeros(gpu, "y", out_shape),
+        d_input: Tensor::zeros(gpu, "dx", in_shape),
+    }
+}
+
+/// One `Conv2d` layer built for `kernel`: forward and backward against the reference.
+fn check_conv2d_layer(gpu: &Gpu, shape: Conv2dShape, kernel: MatmulKernel, seed: u64) {
+    let layer = Conv2d::with_kernel(gpu, "conv", shape, kernel).unwrap();
+    let (in_shape, out_shape) = (&shape.input_shape()[..], &shape.output_shape()[..]);
+    assert_eq!(layer.cols.is_none(), kernel.reads_im2col());
+    let case = layer_case(
+        gpu,
+        [&layer.weight, &layer.bias],
+        [in_shape, out_shape],
+        seed,
+    );
+    let mut dispatches = layer.forward(gpu, &case.input, &case.output).unwrap();
+    assert_im2col_path("Conv2d::forward", kernel, &dispatches);
+    let backward = layer
+        .backward(gpu, &case.input, &case.d_output, Some(&case.d_input))
+        .unwrap();
+    if kernel.reads_im2col() {
+        assert_im2col_path("Conv2d::backward", kernel, &backward);
+    }
+    dispatches.extend(backward);
+    run(gpu, &dispatches);
+
+    let name = |what: &str| {
+        format!(
+            "Conv2d ({kernel}) {:?}->{:?} {what}",
+            shape.input_shape(),
+            shape.output_shape()
+        )
+    };
+    let want = reference::conv2d_forward(&case.x, &case.w, Some(&case.b), &shape);
+    let got = case.output.read(gpu).unwrap();
+    assert_close(&name("forward"), &got, &want, atol(shape.patch()), 1e-5);
+    let want = reference::conv2d_backward_input(&case.dy, &case.w, &shape);
+    let got = case.d_input.read(gpu).unwrap();
+    assert_close(
+        &name("d_input"),
+        &got,
+        &want,
+        atol(9 * shape.out_channels),
+        1e-5,
+    );
+    let want = reference::conv2d_backward_weight(&case.x, &case.dy, &shape);
+    let got = layer.d_weight.read(gpu).unwrap();
+    assert_close(&name("d_weight"), &got, &want, atol(shape.rows()), 1e-5);
+    let want = reference::conv2d_backward_bias(&case.dy, &shape);
+    let got = layer.d_bias.read(gpu).unwrap();
+    assert_close(&name("d_bias"), &got, &want, atol(shape.rows()), 1e-5);
+    assert_eq!(layer.fan_in(), 9 * shape.in_channels);
+    assert_eq!(layer.fan_out(), 9 * shape.out_channels);
+}
+
+/// The `Conv2d` struct on the discriminator's three convolutions at batch 2, built for every
+/// matrix-product kernel.
 #[test]
 fn conv2d_layer_matches_reference_on_sgan_shapes() {
     let gpu = gpu_or_skip!();
@@ -361,52 +477,85 @@ fn conv2d_layer_matches_reference_on_sgan_shapes() {
         conv(2, (14, 14), (32, 64), 2),
         conv(2, (7, 7), (64, 128), 2),
     ];
-    for (i, shape) in shapes.into_iter().enumerate() {
-        let seed = 300 + 10 * i as u64;
-        let layer = Conv2d::new(gpu, "conv", shape).unwrap();
-        let w = to_f64(&to_f32(&random_vec(seed, layer.weight.len(), 0.2)));
-        let b = to_f64(&to_f32(&random_vec(seed + 1, shape.out_channels, 0.2)));
-        layer.weight.write(gpu, &to_f32(&w)).unwrap();
-        layer.bias.write(gpu, &to_f32(&b)).unwrap();
-        let (input, x) = random_tensor(gpu, "x", &shape.input_shape(), seed + 2);
-        let (d_output, dy) = random_tensor(gpu, "dy", &shape.output_shape(), seed + 3);
-        let output = Tensor::zeros(gpu, "y", &shape.output_shape());
-        let d_input = Tensor::zeros(gpu, "dx", &shape.input_shape());
-        let mut dispatches = layer.forward(gpu, &input, &output).unwrap();
-        dispatches.extend(layer.backward(gpu, &d_output, Some(&d_input)).unwrap());
-        run(gpu, &dispatches);
-
-        let name = |what: &str| {
-            format!(
-                "Conv2d {:?}->{:?} {what}",
-                shape.input_shape(),
-                shape.output_shape()
-            )
-        };
-        let want = reference::conv2d_forward(&x, &w, Some(&b), &shape);
-        let got = output.read(gpu).unwrap();
-        assert_close(&name("forward"), &got, &want, atol(shape.patch()), 1e-5);
-        let want = reference::conv2d_backward_input(&dy, &w, &shape);
-        let got = d_input.read(gpu).unwrap();
-        assert_close(
-            &name("d_input"),
-            &got,
-            &want,
-            atol(9 * shape.out_channels),
-            1e-5,
-        );
-        let want = reference::conv2d_backward_weight(&x, &dy, &shape);
-        let got = layer.d_weight.read(gpu).unwrap();
-        assert_close(&name("d_weight"), &got, &want, atol(shape.rows()), 1e-5);
-        let want = reference::conv2d_backward_bias(&dy, &shape);
-        let got = layer.d_bias.read(gpu).unwrap();
-        assert_close(&name("d_bias"), &got, &want, atol(shape.rows()), 1e-5);
-        assert_eq!(layer.fan_in(), 9 * shape.in_channels);
-        assert_eq!(layer.fan_out(), 9 * shape.out_channels);
+    for kernel in layer_kernels(gpu) {
+        for (i, shape) in shapes.into_iter().enumerate() {
+            check_conv2d_layer(gpu, shape, kernel, 300 + 10 * i as u64);
+        }
     }
 }
 
-/// The `ConvTranspose2d` struct on the generator's three transposed convolutions at batch 2.
+/// Implicit im2col (the tiled kernel) on odd sizes: padding on one side only, stride 1 and 2,
+/// non-square inputs, products smaller than one tile.
+#[test]
+fn conv2d_layer_with_implicit_im2col_matches_reference_on_odd_sizes() {
+    let gpu = gpu_or_skip!();
+    for (i, shape) in odd_convs().into_iter().enumerate() {
+        check_conv2d_layer(gpu, shape, MatmulKernel::Tiled, 500 + 10 * i as u64);
+    }
+}
+
+/// One `ConvTranspose2d` layer built for `kernel`: forward and backward against the
+/// reference.
+fn check_conv_transpose2d_layer(
+    gpu: &Gpu,
+    shape: ConvTranspose2dShape,
+    kernel: MatmulKernel,
+    seed: u64,
+) {
+    let layer = ConvTranspose2d::with_kernel(gpu, "convt", shape, kernel).unwrap();
+    let (in_shape, out_shape) = (&shape.input_shape()[..], &shape.output_shape()[..]);
+    let case = layer_case(
+        gpu,
+        [&layer.weight, &layer.bias],
+        [in_shape, out_shape],
+        seed,
+    );
+    let mut dispatches = layer.forward(gpu, &case.input, &case.output).unwrap();
+    let backward = layer
+        .backward(gpu, &case.input, &case.d_output, Some(&case.d_input))
+        .unwrap();
+    assert_im2col_path("ConvTranspose2d::backward", kernel, &backward);
+    dispatches.extend(backward);
+    run(gpu, &dispatches);
+
+    let name = |what: &str| {
+        format!(
+            "ConvTranspose2d ({kernel}) {:?}->{:?} {what}",
+            shape.input_shape(),
+            shape.output_shape()
+        )
+    };
+    let rows = shape.batch * shape.height * shape.width;
+    let out = shape.output_shape();
+    let pixels = out[0] * out[1] * out[2];
+    let want = reference::conv_transpose2d_forward(&case.x, &case.w, Some(&case.b), &shape);
+    let got = case.output.read(gpu).unwrap();
+    assert_close(
+        &name("forward"),
+        &got,
+        &want,
+        atol(9 * shape.in_channels),
+        1e-5,
+    );
+    let want = reference::conv_transpose2d_backward_input(&case.dy, &case.w, &shape);
+    let got = case.d_input.read(gpu).unwrap();
+    assert_close(
+        &name("d_input"),
+        &got,
+        &want,
+        atol(9 * shape.out_channels),
+        1e-5,
+    );
+    let want = reference::conv_transpose2d_backward_weight(&case.x, &case.dy, &shape);
+    let got = layer.d_weight.read(gpu).unwrap();
+    assert_close(&name("d_weight"), &got, &want, atol(rows), 1e-5);
+    let want = reference::conv_transpose2d_backward_bias(&case.dy, &shape);
+    let got = layer.d_bias.read(gpu).unwrap();
+    assert_close(&name("d_bias"), &got, &want, atol(pixels), 1e-5);
+}
+
+/// The `ConvTranspose2d` struct on the generator's three transposed convolutions at batch 2,
+/// built for every matrix-product kernel.
 #[test]
 fn conv_transpose2d_layer_matches_reference_on_sgan_shapes() {
     let gpu = gpu_or_skip!();
@@ -415,59 +564,19 @@ fn conv_transpose2d_layer_matches_reference_on_sgan_shapes() {
         transposed(2, (14, 14), (128, 64), 1),
         transposed(2, (14, 14), (64, 1), 2),
     ];
-    for (i, shape) in shapes.into_iter().enumerate() {
-        let seed = 400 + 10 * i as u64;
-        let layer = ConvTranspose2d::new(gpu, "convt", shape).unwrap();
-        let w = to_f64(&to_f32(&random_vec(seed, layer.weight.len(), 0.2)));
-        let b = to_f64(&to_f32(&random_vec(seed + 1, shape.out_channels, 0.2)));
-        layer.weight.write(gpu, &to_f32(&w)).unwrap();
-        layer.bias.write(gpu, &to_f32(&b)).unwrap();
-        let (input, x) = random_tensor(gpu, "x", &shape.input_shape(), seed + 2);
-        let (d_output, dy) = random_tensor(gpu, "dy", &shape.output_shape(), seed + 3);
-        let output = Tensor::zeros(gpu, "y", &shape.output_shape());
-        let d_input = Tensor::zeros(gpu, "dx", &shape.input_shape());
-        let mut dispatches = layer.forward(gpu, &input, &output).unwrap();
-        dispatches.extend(
-            layer
-                .backward(gpu, &input, &d_output, Some(&d_input))
-                .unwrap(),
-        );
-        run(gpu, &dispatches);
+    for kernel in layer_kernels(gpu) {
+        for (i, shape) in shapes.into_iter().enumerate() {
+            check_conv_transpose2d_layer(gpu, shape, kernel, 400 + 10 * i as u64);
+        }
+    }
+}
 
-        let name = |what: &str| {
-            format!(
-                "ConvTranspose2d {:?}->{:?} {what}",
-                shape.input_shape(),
-                shape.output_shape()
-            )
-        };
-        let rows = shape.batch * shape.height * shape.width;
-        let out = shape.output_shape();
-        let pixels = out[0] * out[1] * out[2];
-        let want = reference::conv_transpose2d_forward(&x, &w, Some(&b), &shape);
-        let got = output.read(gpu).unwrap();
-        assert_close(
-            &name("forward"),
-            &got,
-            &want,
-            atol(9 * shape.in_channels),
-            1e-5,
-        );
-        let want = reference::conv_transpose2d_backward_input(&dy, &w, &shape);
-        let got = d_input.read(gpu).unwrap();
-        assert_close(
-            &name("d_input"),
-            &got,
-            &want,
-            atol(9 * shape.out_channels),
-            1e-5,
-        );
-        let want = reference::conv_transpose2d_backward_weight(&x, &dy, &shape);
-        let got = layer.d_weight.read(gpu).unwrap();
-        assert_close(&name("d_weight"), &got, &want, atol(rows), 1e-5);
-        let want = reference::conv_transpose2d_backward_bias(&dy, &shape);
-        let got = layer.d_bias.read(gpu).unwrap();
-        assert_close(&name("d_bias"), &got, &want, atol(pixels), 1e-5);
+/// Implicit im2col of `d_output` (the tiled kernel) on odd sizes.
+#[test]
+fn conv_transpose2d_layer_with_implicit_im2col_matches_reference_on_odd_sizes() {
+    let gpu = gpu_or_skip!();
+    for (i, shape) in odd_transposed().into_iter().enumerate() {
+        check_conv_transpose2d_layer(gpu, shape, MatmulKernel::Tiled, 600 + 10 * i as u64);
     }
 }
 
