@@ -5,11 +5,15 @@
 // m and v start at 0 and belong to one Adam state; param and grad may be shared with others.
 // Shapes: grad, param, m, v hold `len` elements; state is adam_advance's StepState.
 // One invocation owns one element; dispatch ceil(len / WORKGROUP) workgroups along x.
+// build.rs also makes adam_step_vec4, whose elements are four consecutive values (`len`
+// counts them; for tensors whose length is divisible by 4).
+
+alias Value = f32;
 
 const WORKGROUP: u32 = 256u;
 
 struct Params {
-    len: u32,     // number of elements
+    len: u32,     // number of elements (Values)
     lr: f32,      // learning rate (1e-3)
     beta1: f32,   // decay of the first moment (0.9)
     beta2: f32,   // decay of the second moment (0.999)
@@ -24,11 +28,11 @@ struct StepState {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> grad: array<f32>;
+@group(0) @binding(1) var<storage, read> grad: array<Value>;
 @group(0) @binding(2) var<storage, read> state: StepState;
-@group(0) @binding(3) var<storage, read_write> param: array<f32>;
-@group(0) @binding(4) var<storage, read_write> m: array<f32>;
-@group(0) @binding(5) var<storage, read_write> v: array<f32>;
+@group(0) @binding(3) var<storage, read_write> param: array<Value>;
+@group(0) @binding(4) var<storage, read_write> m: array<Value>;
+@group(0) @binding(5) var<storage, read_write> v: array<Value>;
 
 @compute @workgroup_size(WORKGROUP)
 fn adam_step(@builtin(global_invocation_id) gid: vec3<u32>) {

@@ -9,6 +9,10 @@
 // With LEAKY_SLOPE < 1 the LeakyReLU that follows the batch norm in both models is applied
 // here too (output = max(y, slope y)), saving a pass over the activation and back.
 // CHANNELS is compiled in, so the channel of an element costs no division at run time.
+// build.rs also makes a _vec4 variant of this file, whose elements are groups of four
+// channels (CHANNELS and len count the groups; for C divisible by 4).
+
+alias Value = f32;
 
 const WORKGROUP: u32 = 256u;
 
@@ -16,18 +20,18 @@ override CHANNELS: u32;           // C
 override LEAKY_SLOPE: f32 = 1.0; // slope of the fused LeakyReLU; 1 means none
 
 struct Params {
-    len: u32,               // rows C
+    len: u32,               // rows C (in Values)
     epsilon: f32,           // added to the running variance (1e-3)
     stats_are_running: u32, // 0: spread holds inv_std; 1: spread holds the running variance
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> input: array<f32>;
-@group(0) @binding(2) var<storage, read> mean: array<f32>;
-@group(0) @binding(3) var<storage, read> spread: array<f32>;
-@group(0) @binding(4) var<storage, read> gamma: array<f32>;
-@group(0) @binding(5) var<storage, read> beta: array<f32>;
-@group(0) @binding(6) var<storage, read_write> output: array<f32>;
+@group(0) @binding(1) var<storage, read> input: array<Value>;
+@group(0) @binding(2) var<storage, read> mean: array<Value>;
+@group(0) @binding(3) var<storage, read> spread: array<Value>;
+@group(0) @binding(4) var<storage, read> gamma: array<Value>;
+@group(0) @binding(5) var<storage, read> beta: array<Value>;
+@group(0) @binding(6) var<storage, read_write> output: array<Value>;
 
 @compute @workgroup_size(WORKGROUP)
 fn batch_norm_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -41,5 +45,5 @@ fn batch_norm_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
         scale = 1.0 / sqrt(scale + params.epsilon);
     }
     let y = gamma[c] * ((input[i] - mean[c]) * scale) + beta[c];
-    output[i] = select(LEAKY_SLOPE * y, y, y > 0.0);
+    output[i] = select(LEAKY_SLOPE * y, y, y > Value());
 }

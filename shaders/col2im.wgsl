@@ -10,7 +10,10 @@
 // spread over x and y when they exceed one axis (see `flat_index`).
 //
 // As in im2col.wgsl, the geometry is fixed per pipeline by overrides so that its divisions
-// compile to multiplications and the tap loops unroll.
+// compile to multiplications and the tap loops unroll; and as there, build.rs also makes
+// col2im_vec4, whose elements are groups of four channels (CHANNELS counts the groups).
+
+alias Value = f32;
 
 override HAS_BIAS: bool = false;
 
@@ -31,9 +34,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> d_cols: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>; // unread unless HAS_BIAS
-@group(0) @binding(3) var<storage, read_write> d_input: array<f32>;
+@group(0) @binding(1) var<storage, read> d_cols: array<Value>;
+@group(0) @binding(2) var<storage, read> bias: array<Value>; // unread unless HAS_BIAS
+@group(0) @binding(3) var<storage, read_write> d_input: array<Value>;
 
 @compute @workgroup_size(WORKGROUP)
 fn col2im(
@@ -54,7 +57,7 @@ fn col2im(
     // shifted coordinates stay unsigned: the smallest, iy + pad_top - (K - 1), is offset by
     // K - 1 so that no value goes below zero.
     let patch_len = KERNEL * KERNEL * CHANNELS;
-    var sum = 0.0;
+    var sum = Value();
     for (var kh = 0u; kh < KERNEL; kh++) {
         let y = iy + PAD_TOP + (KERNEL - 1u) - kh; // = (oy * S) + K - 1
         if y < KERNEL - 1u || (y - (KERNEL - 1u)) % STRIDE != 0u {

@@ -9,6 +9,12 @@
 // The geometry is fixed per pipeline by overrides, not passed as parameters: the index
 // arithmetic is all divisions, and divisions by constants compile to multiplications, while
 // divisions by runtime values run lane by lane on CPU drivers (several times slower here).
+//
+// build.rs also makes im2col_vec4 from this file, with Value = vec4<f32>: there every element
+// is four consecutive channels and CHANNELS counts such groups (for C divisible by 4). It
+// does a quarter of the loads and stores, about 3x faster on lavapipe.
+
+alias Value = f32;
 
 const WORKGROUP: u32 = 256u;
 
@@ -27,8 +33,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> input: array<f32>;
-@group(0) @binding(2) var<storage, read_write> cols: array<f32>;
+@group(0) @binding(1) var<storage, read> input: array<Value>;
+@group(0) @binding(2) var<storage, read_write> cols: array<Value>;
 
 @compute @workgroup_size(WORKGROUP)
 fn im2col(
@@ -56,7 +62,7 @@ fn im2col(
     let iy = i32(oy * STRIDE + kh) - i32(PAD_TOP);
     let ix = i32(ox * STRIDE + kw) - i32(PAD_LEFT);
     let inside = iy >= 0 && iy < i32(HEIGHT) && ix >= 0 && ix < i32(WIDTH);
-    var value = 0.0;
+    var value = Value();
     if inside {
         let pixel = (b * HEIGHT + u32(iy)) * WIDTH + u32(ix);
         value = input[pixel * CHANNELS + c];

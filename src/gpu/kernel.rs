@@ -39,6 +39,18 @@ pub fn shader_source(name: &str) -> Result<String> {
     Ok(format!("{COMMON}\n{body}"))
 }
 
+/// The variant of shader `name` for elements counted by `count` (a length or a channel
+/// count), and how many values each of its elements holds: the four-wide `NAME_vec4` that
+/// build.rs makes of a shader written over `alias Value = f32;`, where `count` is divisible
+/// by 4, else `name` itself. The caller then counts lengths and channels in groups of four.
+pub fn four_wide_where_possible(name: &str, count: usize) -> (String, usize) {
+    if count.is_multiple_of(4) {
+        (format!("{name}_vec4"), 4)
+    } else {
+        (name.to_string(), 1)
+    }
+}
+
 /// A compute pipeline for one shader, built once per (shader, override values) and shared.
 #[derive(Clone)]
 pub struct Kernel {

@@ -13,7 +13,10 @@ mod profile;
 mod tensor;
 
 pub use adapter::{list_adapters, AdapterReport, GpuOptions, REQUIRED_LIMITS};
-pub use kernel::{shader_names, shader_source, shader_workgroup_size, Cost, Dispatch, Kernel};
+pub use kernel::{
+    four_wide_where_possible, shader_names, shader_source, shader_workgroup_size, Cost, Dispatch,
+    Kernel,
+};
 pub use profile::{Profiler, TimingMethod};
 pub use tensor::Tensor;
 

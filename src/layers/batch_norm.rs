@@ -23,7 +23,7 @@
 
 use super::expect_shape;
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, Gpu, Tensor};
+use crate::gpu::{four_wide_where_possible, Dispatch, Gpu, Tensor};
 
 /// Added to the variance before the square root (Keras's default).
 pub const BATCH_NORM_EPSILON: f32 = 1e-3;
@@ -163,9 +163,16 @@ impl BatchNorm {
         })
     }
 
-    /// The kernel `name` specialised for this layer's channels and fused activation.
-    fn kernel(&self, gpu: &Gpu, name: &str) -> Result<crate::gpu::Kernel> {
-        gpu.kernel_for_shape(name, &self.flags(), &[("CHANNELS", self.channels as f64)])
+    /// The elementwise kernel `name` specialised for this layer's channels and fused
+    /// activation, and how many values each of its invocations takes: its four-wide variant
+    /// `NAME_vec4` (CHANNELS counting groups of four) where the channels come in fours.
+    fn kernel(&self, gpu: &Gpu, name: &str) -> Result<(crate::gpu::Kernel, usize)> {
+        let (name, width) = four_wide_where_possible(name, self.channels);
+        let channels = [("CHANNELS", (self.channels / width) as f64)];
+        Ok((
+            gpu.kernel_for_shape(&name, &self.flags(), &channels)?,
+            width,
+        ))
     }
 
     /// The overrides that name the fused activation, none without one.
@@ -278,9 +285,9 @@ impl BatchNorm {
         spread: &Tensor,
         running: bool,
     ) -> Result<Dispatch> {
-        let kernel = self.kernel(gpu, "batch_norm_forward")?;
+        let (kernel, width) = self.kernel(gpu, "batch_norm_forward")?;
         let params = ForwardParams {
-            len: input.len() as u32,
+            len: (input.len() / width) as u32,
             epsilon: BATCH_NORM_EPSILON,
             stats_are_running: running as u32,
         };
@@ -302,7 +309,7 @@ impl BatchNorm {
             &kernel,
             &params,
             &buffers,
-            kernel.groups_for(input.len())?,
+            kernel.groups_for(input.len() / width)?,
         )
     }
 
@@ -356,9 +363,9 @@ impl BatchNorm {
             sums.groups_for(self.channels)?,
         )?;
 
-        let kernel = self.kernel(gpu, "batch_norm_backward_input")?;
+        let (kernel, width) = self.kernel(gpu, "batch_norm_backward_input")?;
         let params = InputGradParams {
-            len: input.len() as u32,
+            len: (input.len() / width) as u32,
             rows: self.rows as u32,
         };
         let buffers = [
@@ -377,7 +384,7 @@ impl BatchNorm {
             &kernel,
             &params,
             &buffers,
-            kernel.groups_for(input.len())?,
+            kernel.groups_for(input.len() / width)?,
         )?;
         Ok(vec![partial, sums, input_grad])
     }

@@ -14,7 +14,7 @@ use super::matmul::{
     grid_for, matmul, matmul_im2col, matmul_with, BiasBackward, Im2col, MatmulKernel, MatmulShape,
 };
 use crate::error::Result;
-use crate::gpu::{Dispatch, Gpu, Tensor};
+use crate::gpu::{four_wide_where_possible, Dispatch, Gpu, Kernel, Tensor};
 pub use crate::spec::{same_padding, Conv2dShape};
 
 /// The `Params` of `im2col.wgsl` and `col2im.wgsl`: the batch; the rest of the geometry is
@@ -98,6 +98,25 @@ fn geometry(shape: &Conv2dShape) -> [(&'static str, f64); 9] {
     ]
 }
 
+/// The kernel `name` (im2col or col2im) for `shape`, and how many values each invocation
+/// moves: the four-wide variant `NAME_vec4` where the input channels come in fours (its
+/// CHANNELS then counts groups of four), else the scalar one.
+fn channel_kernel(
+    gpu: &Gpu,
+    name: &str,
+    flags: &[(&str, f64)],
+    shape: &Conv2dShape,
+) -> Result<(Kernel, usize)> {
+    let (name, width) = four_wide_where_possible(name, shape.in_channels);
+    let mut geometry = geometry(shape);
+    for (key, value) in &mut geometry {
+        if *key == "CHANNELS" {
+            *value /= width as f64;
+        }
+    }
+    Ok((gpu.kernel_for_shape(&name, flags, &geometry)?, width))
+}
+
 fn conv_params(shape: &Conv2dShape) -> ConvParams {
     ConvParams {
         batch: shape.batch as u32,
@@ -110,8 +129,8 @@ pub fn im2col(gpu: &Gpu, shape: &Conv2dShape, input: &Tensor, cols: &Tensor) -> 
     shape.check("im2col")?;
     expect_shape("im2col", "input", input.shape(), &shape.input_shape())?;
     expect_shape("im2col", "cols", cols.shape(), &shape.cols_shape())?;
-    let kernel = gpu.kernel_for_shape("im2col", &[], &geometry(shape))?;
-    let groups = grid_for("im2col", cols.len(), kernel.workgroup_size[0])?;
+    let (kernel, width) = channel_kernel(gpu, "im2col", &[], shape)?;
+    let groups = grid_for("im2col", cols.len() / width, kernel.workgroup_size[0])?;
     let label = format!("{}.im2col", cols.label());
     let buffers = [input.buffer(), cols.buffer()];
     gpu.dispatch(&label, &kernel, &conv_params(shape), &buffers, groups)
@@ -133,8 +152,8 @@ pub fn col2im(
         expect_shape("col2im", "bias", bias.shape(), &[shape.in_channels])?;
     }
     let has_bias = if bias.is_some() { 1.0 } else { 0.0 };
-    let kernel = gpu.kernel_for_shape("col2im", &[("HAS_BIAS", has_bias)], &geometry(shape))?;
-    let groups = grid_for("col2im", d_input.len(), kernel.workgroup_size[0])?;
+    let (kernel, width) = channel_kernel(gpu, "col2im", &[("HAS_BIAS", has_bias)], shape)?;
+    let groups = grid_for("col2im", d_input.len() / width, kernel.workgroup_size[0])?;
     let label = format!("{}.col2im", d_input.label());
     // Without a bias binding 2 is never read; `d_cols` is bound read-only already.
     let bias_buffer = bias.unwrap_or(d_cols).buffer();

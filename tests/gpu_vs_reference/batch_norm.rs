@@ -7,13 +7,15 @@ use crate::gpu_or_skip;
 
 // Ragged shapes: 105 rows x 19 channels (two row chunks, the last partial); the SGAN's
 // [2, 14, 14, 64], [32, 7, 7, 64] and its largest, [32, 14, 14, 128] (6272 rows); and
-// 4100 rows (65 chunks, the last of 4 rows) x 5 channels.
-const SHAPES: [&[usize]; 5] = [
+// 4100 rows (65 chunks, the last of 4 rows) x 5 channels; 77 rows x 12 channels (the
+// four-wide kernels, used wherever C is divisible by 4, with three groups of four).
+const SHAPES: [&[usize]; 6] = [
     &[3, 5, 7, 19],
     &[2, 14, 14, 64],
     &[32, 7, 7, 64],
     &[32, 14, 14, 128],
     &[4100, 5],
+    &[7, 11, 12],
 ];
 
 const EPS: f64 = BATCH_NORM_EPSILON as f64;
