@@ -3,7 +3,7 @@
 
 use super::expect_shape;
 use crate::error::Result;
-use crate::gpu::{Dispatch, Gpu, Tensor};
+use crate::gpu::{four_wide_where_possible, Dispatch, Gpu, Tensor};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -25,13 +25,14 @@ pub fn leaky_relu_forward(
         output.shape(),
         input.shape(),
     )?;
-    let kernel = gpu.kernel("leaky_relu_forward")?;
+    let (name, width) = four_wide_where_possible("leaky_relu_forward", input.len());
+    let kernel = gpu.kernel(&name)?;
     let params = SlopeParams {
-        len: input.len() as u32,
+        len: (input.len() / width) as u32,
         slope,
     };
     let label = format!("{}.leaky_relu_forward", output.label());
-    let groups = kernel.groups_for(input.len())?;
+    let groups = kernel.groups_for(input.len() / width)?;
     gpu.dispatch(
         &label,
         &kernel,
@@ -61,9 +62,10 @@ pub fn leaky_relu_backward(
         d_input.shape(),
         input.shape(),
     )?;
-    let kernel = gpu.kernel("leaky_relu_backward")?;
+    let (name, width) = four_wide_where_possible("leaky_relu_backward", input.len());
+    let kernel = gpu.kernel(&name)?;
     let params = SlopeParams {
-        len: input.len() as u32,
+        len: (input.len() / width) as u32,
         slope,
     };
     let label = format!("{}.leaky_relu_backward", d_input.label());
@@ -73,7 +75,7 @@ pub fn leaky_relu_backward(
         &kernel,
         &params,
         &buffers,
-        kernel.groups_for(input.len())?,
+        kernel.groups_for(input.len() / width)?,
     )
 }
 

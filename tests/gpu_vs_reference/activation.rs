@@ -7,43 +7,52 @@ use crate::gpu_or_skip;
 // 1000 elements: four workgroups of 256 with a ragged last one.
 const LEN: usize = 1000;
 
+// LeakyReLU runs four values per invocation where the length is divisible by 4 (1000), one
+// otherwise (999): both are checked.
+const LEAKY_LENS: [usize; 2] = [LEN, LEN - 1];
+
 #[test]
 fn leaky_relu_forward_matches_reference() {
     let gpu = gpu_or_skip!();
-    let x = to_f32(&random_vec(1, LEN, 2.0));
-    let input = Tensor::from_slice(gpu, "x", &[LEN], &x).unwrap();
-    let output = Tensor::zeros(gpu, "y", &[LEN]);
-    let dispatch = layers::activation::leaky_relu_forward(gpu, &input, &output, 0.01).unwrap();
-    gpu.run(&[&dispatch]).unwrap();
-    let want = reference::leaky_relu_forward(&to_f64(&x), 0.01f32 as f64);
-    assert_close(
-        "leaky_relu_forward",
-        &output.read(gpu).unwrap(),
-        &want,
-        1e-7,
-        1e-6,
-    );
+    for len in LEAKY_LENS {
+        let x = to_f32(&random_vec(1, len, 2.0));
+        let input = Tensor::from_slice(gpu, "x", &[len], &x).unwrap();
+        let output = Tensor::zeros(gpu, "y", &[len]);
+        let dispatch = layers::activation::leaky_relu_forward(gpu, &input, &output, 0.01).unwrap();
+        gpu.run(&[&dispatch]).unwrap();
+        let want = reference::leaky_relu_forward(&to_f64(&x), 0.01f32 as f64);
+        assert_close(
+            &format!("leaky_relu_forward, {len} values"),
+            &output.read(gpu).unwrap(),
+            &want,
+            1e-7,
+            1e-6,
+        );
+    }
 }
 
 #[test]
 fn leaky_relu_backward_matches_reference() {
     let gpu = gpu_or_skip!();
-    let x = to_f32(&random_vec(2, LEN, 2.0));
-    let dy = to_f32(&random_vec(3, LEN, 1.0));
-    let input = Tensor::from_slice(gpu, "x", &[LEN], &x).unwrap();
-    let d_output = Tensor::from_slice(gpu, "dy", &[LEN], &dy).unwrap();
-    let d_input = Tensor::zeros(gpu, "dx", &[LEN]);
-    let dispatch =
-        layers::activation::leaky_relu_backward(gpu, &input, &d_output, &d_input, 0.01).unwrap();
-    gpu.run(&[&dispatch]).unwrap();
-    let want = reference::leaky_relu_backward(&to_f64(&x), &to_f64(&dy), 0.01f32 as f64);
-    assert_close(
-        "leaky_relu_backward",
-        &d_input.read(gpu).unwrap(),
-        &want,
-        1e-7,
-        1e-6,
-    );
+    for len in LEAKY_LENS {
+        let x = to_f32(&random_vec(2, len, 2.0));
+        let dy = to_f32(&random_vec(3, len, 1.0));
+        let input = Tensor::from_slice(gpu, "x", &[len], &x).unwrap();
+        let d_output = Tensor::from_slice(gpu, "dy", &[len], &dy).unwrap();
+        let d_input = Tensor::zeros(gpu, "dx", &[len]);
+        let dispatch =
+            layers::activation::leaky_relu_backward(gpu, &input, &d_output, &d_input, 0.01)
+                .unwrap();
+        gpu.run(&[&dispatch]).unwrap();
+        let want = reference::leaky_relu_backward(&to_f64(&x), &to_f64(&dy), 0.01f32 as f64);
+        assert_close(
+            &format!("leaky_relu_backward, {len} values"),
+            &d_input.read(gpu).unwrap(),
+            &want,
+            1e-7,
+            1e-6,
+        );
+    }
 }
 
 #[test]
