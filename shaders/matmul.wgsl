@@ -1,4 +1,5 @@
-// Matrix-product core: C = op(A) * op(B), plus bias[n] on every row when HAS_BIAS.
+// Matrix-product core: C = op(A) * op(B), plus bias[n] on every row when HAS_BIAS, then an
+// optional LeakyReLU (LEAKY_SLOPE).
 // C[m, n] = sum_k op(A)[m, k] * op(B)[k, n] (+ bias[n]).
 // Shapes: op(A) is [M, K], stored as A [M, K], or as [K, M] when TRANSPOSE_A;
 // op(B) is [K, N], stored as B [K, N], or as [N, K] when TRANSPOSE_B; bias [N]; C [M, N].
@@ -13,6 +14,9 @@
 override TRANSPOSE_A: bool = false;
 override TRANSPOSE_B: bool = false;
 override HAS_BIAS: bool = false;
+// With LEAKY_SLOPE < 1 a LeakyReLU is applied after the bias, before the store (the
+// discriminator's first convolution), saving a pass over the output; 1 means none.
+override LEAKY_SLOPE: f32 = 1.0;
 
 const BLOCK: u32 = 8u;
 
@@ -87,6 +91,9 @@ fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
             var value = acc[2u * i + j / 4u][j % 4u];
             if HAS_BIAS {
                 value += bias[col0 + j];
+            }
+            if LEAKY_SLOPE != 1.0 {
+                value = select(LEAKY_SLOPE * value, value, value > 0.0);
             }
             c[row_start + j] = value;
         }

@@ -1,5 +1,5 @@
 // Matrix-product core for CPU drivers with 8-lane subgroups (lavapipe/llvmpipe):
-// C = op(A) * op(B), plus bias[n] on every row when HAS_BIAS.
+// C = op(A) * op(B), plus bias[n] on every row when HAS_BIAS, then an optional LeakyReLU.
 // C[m, n] = sum_k op(A)[m, k] * op(B)[k, n] (+ bias[n]).
 // Shapes: op(A) is [M, K], stored as A [M, K], or as [K, M] when TRANSPOSE_A;
 // op(B) is [K, N], stored as B [K, N], or as [N, K] when TRANSPOSE_B; bias [N]; C [M, N].
@@ -33,6 +33,7 @@
 override TRANSPOSE_A: bool = false;
 override TRANSPOSE_B: bool = false;
 override HAS_BIAS: bool = false;
+override LEAKY_SLOPE: f32 = 1.0; // LeakyReLU after the bias when < 1, as in matmul.wgsl
 
 const LANES: u32 = 8u; // subgroup size this kernel is written for
 const ROWS: u32 = 32u; // rows of C per workgroup (and per subgroup)
@@ -81,6 +82,9 @@ fn store_rows(row: u32, col: u32, sums: vec4<f32>) {
     var value = sums;
     if HAS_BIAS {
         value += vec4<f32>(bias[col]);
+    }
+    if LEAKY_SLOPE != 1.0 {
+        value = select(LEAKY_SLOPE * value, value, value > vec4<f32>());
     }
     if row < m {
         c[row * n + col] = value.x;

@@ -1,5 +1,5 @@
 // Matrix-product core for real GPUs, staged through workgroup memory:
-// C = op(A) * op(B), plus bias[n] on every row when HAS_BIAS.
+// C = op(A) * op(B), plus bias[n] on every row when HAS_BIAS, then an optional LeakyReLU.
 // C[m, n] = sum_k op(A)[m, k] * op(B)[k, n] (+ bias[n]).
 // Shapes: op(A) is [M, K], stored as A [M, K], or as [K, M] when TRANSPOSE_A;
 // op(B) is [K, N], stored as B [K, N], or as [N, K] when TRANSPOSE_B; bias [N]; C [M, N].
@@ -32,6 +32,7 @@ override TRANSPOSE_A: bool = false;
 override TRANSPOSE_B: bool = false;
 override HAS_BIAS: bool = false;
 override IMPLICIT_A: bool = false;
+override LEAKY_SLOPE: f32 = 1.0; // LeakyReLU after the bias when < 1, as in matmul.wgsl
 
 override HEIGHT: u32 = 1u;     // H of the convolution's input
 override WIDTH: u32 = 1u;      // W of the input
@@ -131,6 +132,9 @@ fn store_row(row: u32, col: u32, sums: vec4<f32>) {
             var value = sums[j];
             if HAS_BIAS {
                 value += bias[column];
+            }
+            if LEAKY_SLOPE != 1.0 {
+                value = select(LEAKY_SLOPE * value, value, value > 0.0);
             }
             c[row * n + column] = value;
         }

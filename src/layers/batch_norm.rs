@@ -21,7 +21,7 @@
 //! it in both models, in the same kernels: its output is `max(y, slope y)` and its backward
 //! takes the gradient of that, so the activation never makes its own pass over memory.
 
-use super::expect_shape;
+use super::{check_leaky_slope, expect_shape};
 use crate::error::{Error, Result};
 use crate::gpu::{four_wide_where_possible, Dispatch, Gpu, Tensor};
 
@@ -151,12 +151,7 @@ impl BatchNorm {
     /// The same layer followed by a LeakyReLU of negative slope `slope` (in (0, 1)), fused
     /// into its kernels: forward writes `max(y, slope y)` and backward takes its gradient.
     pub fn with_leaky_relu(self, slope: f32) -> Result<Self> {
-        if !(slope > 0.0 && slope < 1.0) {
-            return Err(Error::InvalidArgument {
-                op: format!("{} batch norm", self.label),
-                message: format!("LeakyReLU slope {slope} lies outside (0, 1)"),
-            });
-        }
+        check_leaky_slope(&format!("{} batch norm", self.label), slope)?;
         Ok(Self {
             leaky_slope: slope,
             ..self

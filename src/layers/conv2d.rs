@@ -9,10 +9,11 @@
 //! the backward pass has run. `d_input` goes through its own `d_cols` scratch and `col2im`, so
 //! the backward kernels may run in any order after the forward pass.
 
-use super::expect_shape;
 use super::matmul::{
-    grid_for, matmul, matmul_im2col, matmul_with, BiasBackward, Im2col, MatmulKernel, MatmulShape,
+    grid_for, matmul, matmul_fused, matmul_im2col, matmul_with, BiasBackward, Epilogue, Im2col,
+    MatmulKernel, MatmulShape,
 };
+use super::{check_leaky_slope, expect_shape};
 use crate::error::Result;
 use crate::gpu::{four_wide_where_possible, Dispatch, Gpu, Kernel, Tensor};
 pub use crate::spec::{same_padding, Conv2dShape};
@@ -52,19 +53,19 @@ pub(crate) enum Patches<'a> {
     },
 }
 
-/// `c = op(patches) * op(b) (+ bias)` with `kernel`, which for [`Patches::Implicit`] must be
-/// one that [reads im2col](MatmulKernel::reads_im2col).
+/// `c = op(patches) * op(b)` and its `epilogue` with `kernel`, which for
+/// [`Patches::Implicit`] must be one that [reads im2col](MatmulKernel::reads_im2col).
 pub(crate) fn patches_product(
     gpu: &Gpu,
     kernel: MatmulKernel,
     patches: Patches,
     b: &Tensor,
-    bias: Option<&Tensor>,
+    epilogue: Epilogue,
     c: &Tensor,
     product: MatmulShape,
 ) -> Result<Dispatch> {
     match patches {
-        Patches::Stored(cols) => matmul_with(gpu, kernel, cols, b, bias, c, product),
+        Patches::Stored(cols) => matmul_fused(gpu, kernel, cols, b, epilogue, c, product),
         Patches::Implicit { input, shape } => {
             shape.check("implicit im2col")?;
             expect_shape(
@@ -78,7 +79,7 @@ pub(crate) fn patches_product(
                 input,
                 geometry: &geometry,
             };
-            matmul_im2col(gpu, kernel, cols, b, bias, c, product)
+            matmul_im2col(gpu, kernel, cols, b, epilogue, c, product)
         }
     }
 }
@@ -279,6 +280,9 @@ pub struct Conv2d {
     bias_sums: BiasBackward,
     /// The matrix-product kernel of every product of the layer.
     kernel: MatmulKernel,
+    /// Slope of the LeakyReLU the forward product applies, if any (see
+    /// [`Conv2d::with_leaky_relu`]).
+    leaky_slope: Option<f32>,
 }
 
 impl Conv2d {
@@ -315,6 +319,19 @@ impl Conv2d {
                 shape.out_channels,
             ),
             kernel,
+            leaky_slope: None,
+        })
+    }
+
+    /// The same layer with a LeakyReLU of `slope` (in (0, 1)) fused into its forward product:
+    /// the output is `leaky_relu(conv2d(input) + bias)`, with no pass of its own. The backward
+    /// pass still takes the gradient of `conv2d(input) + bias`: apply the LeakyReLU's backward
+    /// first, with the output in place of its input (their signs agree).
+    pub fn with_leaky_relu(self, slope: f32) -> Result<Self> {
+        check_leaky_slope(&format!("{} conv2d", self.label), slope)?;
+        Ok(Self {
+            leaky_slope: Some(slope),
+            ..self
         })
     }
 
@@ -339,8 +356,8 @@ impl Conv2d {
         }
     }
 
-    /// Dispatches computing `output = conv2d(input) + bias` (and saving `cols`, where the
-    /// layer stores it).
+    /// Dispatches computing `output = conv2d(input) + bias`, through the fused LeakyReLU if
+    /// the layer has one (and saving `cols`, where the layer stores it).
     pub fn forward(&self, gpu: &Gpu, input: &Tensor, output: &Tensor) -> Result<Vec<Dispatch>> {
         let shape = &self.shape;
         expect_shape(
@@ -358,7 +375,10 @@ impl Conv2d {
             self.kernel,
             self.patches(input),
             &self.weight,
-            Some(&self.bias),
+            Epilogue {
+                bias: Some(&self.bias),
+                leaky_slope: self.leaky_slope,
+            },
             output,
             forward_product(shape),
         )?);
@@ -402,7 +422,7 @@ impl Conv2d {
             self.kernel,
             self.patches(input),
             d_output,
-            None,
+            Epilogue::default(),
             &self.d_weight,
             weight_product(shape),
         )?];

@@ -16,7 +16,7 @@
 
 use super::conv2d::{col2im, im2col, patches_product, Patches};
 use super::expect_shape;
-use super::matmul::{matmul, matmul_with, BiasBackward, MatmulKernel, MatmulShape};
+use super::matmul::{matmul, matmul_with, BiasBackward, Epilogue, MatmulKernel, MatmulShape};
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, Tensor};
 pub use crate::spec::ConvTranspose2dShape;
@@ -236,7 +236,7 @@ impl ConvTranspose2d {
             self.kernel,
             patches,
             input,
-            None,
+            Epilogue::default(),
             &self.d_weight,
             weight_product(shape),
         )?);
@@ -254,7 +254,7 @@ impl ConvTranspose2d {
                 self.kernel,
                 patches,
                 &self.weight,
-                None,
+                Epilogue::default(),
                 d_input,
                 input_product(shape),
             )?);

@@ -301,6 +301,33 @@ pub fn matmul_with(
     c: &Tensor,
     shape: MatmulShape,
 ) -> Result<Dispatch> {
+    let epilogue = Epilogue {
+        bias,
+        leaky_slope: None,
+    };
+    matmul_fused(gpu, kernel, a, b, epilogue, c, shape)
+}
+
+/// What a product does to each sum before storing it: add `bias[n]`, then apply a LeakyReLU
+/// of slope `leaky_slope` (in (0, 1)). Fused into the product's stores, they cost no pass of
+/// their own over the output.
+#[derive(Clone, Copy, Default)]
+pub struct Epilogue<'a> {
+    pub bias: Option<&'a Tensor>,
+    pub leaky_slope: Option<f32>,
+}
+
+/// [`matmul_with`] with a LeakyReLU after the bias where `epilogue` asks for one:
+/// `c = leaky_relu(op(a) * op(b) + bias)`.
+pub fn matmul_fused(
+    gpu: &Gpu,
+    kernel: MatmulKernel,
+    a: &Tensor,
+    b: &Tensor,
+    epilogue: Epilogue,
+    c: &Tensor,
+    shape: MatmulShape,
+) -> Result<Dispatch> {
     let a_dims = if shape.transpose_a {
         "[K, M]"
     } else {
@@ -313,7 +340,7 @@ pub fn matmul_with(
         shape.m * shape.k,
         &format!("{a_dims} with {shape:?}"),
     )?;
-    record(gpu, kernel, OperandA::Matrix(a), b, bias, c, shape)
+    record(gpu, kernel, OperandA::Matrix(a), b, epilogue, c, shape)
 }
 
 /// The im2col matrix of a convolution's `input`, computed value by value as a kernel reads
@@ -341,7 +368,7 @@ pub(crate) fn matmul_im2col(
     kernel: MatmulKernel,
     cols: Im2col,
     b: &Tensor,
-    bias: Option<&Tensor>,
+    epilogue: Epilogue,
     c: &Tensor,
     shape: MatmulShape,
 ) -> Result<Dispatch> {
@@ -353,7 +380,7 @@ pub(crate) fn matmul_im2col(
             ),
         });
     }
-    record(gpu, kernel, OperandA::Im2col(cols), b, bias, c, shape)
+    record(gpu, kernel, OperandA::Im2col(cols), b, epilogue, c, shape)
 }
 
 /// Checks the other operands and records the product.
@@ -362,11 +389,12 @@ fn record(
     kernel: MatmulKernel,
     a: OperandA,
     b: &Tensor,
-    bias: Option<&Tensor>,
+    epilogue: Epilogue,
     c: &Tensor,
     shape: MatmulShape,
 ) -> Result<Dispatch> {
     let MatmulShape { m, n, k, .. } = shape;
+    let bias = epilogue.bias;
     let op = "matmul";
     let b_dims = if shape.transpose_b {
         "[N, K]"
@@ -387,6 +415,10 @@ fn record(
         ("TRANSPOSE_B", flag(shape.transpose_b)),
         ("HAS_BIAS", flag(bias.is_some())),
     ];
+    if let Some(slope) = epilogue.leaky_slope {
+        super::check_leaky_slope(op, slope)?;
+        flags.push(("LEAKY_SLOPE", slope as f64));
+    }
     let (a, geometry, a_values) = match a {
         OperandA::Matrix(a) => (a, &[][..], m * k),
         OperandA::Im2col(Im2col { input, geometry }) => {

@@ -42,3 +42,15 @@ pub(crate) fn expect_shape(op: &str, what: &str, got: &[usize], expected: &[usiz
         got: format!("{got:?}"),
     })
 }
+
+/// Fails with an [`Error::InvalidArgument`] naming `op` unless `slope`, the negative slope of
+/// a fused LeakyReLU, lies in (0, 1): the kernels that fuse it take 1 to mean "none".
+pub(crate) fn check_leaky_slope(op: &str, slope: f32) -> Result<()> {
+    if slope > 0.0 && slope < 1.0 {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument {
+        op: op.to_string(),
+        message: format!("LeakyReLU slope {slope} lies outside (0, 1)"),
+    })
+}

@@ -5,7 +5,7 @@
 use super::{glorot_dispatches, NamedTensor, CLASSES, DROPOUT_RATE, IMAGE_SIDE, LEAKY_SLOPE};
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, Tensor};
-use crate::layers::activation::{leaky_relu_backward, leaky_relu_forward};
+use crate::layers::activation::leaky_relu_backward;
 use crate::layers::batch_norm::BatchNorm;
 use crate::layers::conv2d::{Conv2d, Conv2dShape};
 use crate::layers::dense::{Dense, DenseShape};
@@ -48,7 +48,8 @@ impl TrunkForward {
 
 /// Activations of one batch, named after the layer that writes them: `c*` the convolutions,
 /// `a*` their activations (for layers 2 and 3 written by the batch norm, which applies the
-/// LeakyReLU itself).
+/// LeakyReLU itself; for layer 1 by the convolution, which does too, so the forward `c1` is
+/// never written: only its gradient is).
 struct Activations {
     c1: Tensor,
     a1: Tensor,
@@ -107,7 +108,7 @@ impl Discriminator {
         let shape3 = [batch, 4, 4, 128];
         Ok(Self {
             batch,
-            conv1: conv("discriminator.conv_1", conv1)?,
+            conv1: conv("discriminator.conv_1", conv1)?.with_leaky_relu(LEAKY_SLOPE)?,
             conv2: conv("discriminator.conv_2", conv2)?,
             norm2: BatchNorm::new(gpu, "discriminator.batch_norm_2", &[batch, 7, 7, 64])?
                 .with_leaky_relu(LEAKY_SLOPE)?,
@@ -174,8 +175,7 @@ impl Discriminator {
             }
             TrunkMode::Inference => layer.forward_inference(gpu, input, output),
         };
-        let mut d = self.conv1.forward(gpu, input, &a.c1)?;
-        d.push(leaky_relu_forward(gpu, &a.c1, &a.a1, LEAKY_SLOPE)?);
+        let mut d = self.conv1.forward(gpu, input, &a.a1)?;
         d.extend(self.conv2.forward(gpu, &a.a1, &a.c2)?);
         d.extend(norm(&self.norm2, &a.c2, &a.a2)?);
         d.extend(self.conv3.forward(gpu, &a.a2, &a.c3)?);
@@ -248,7 +248,8 @@ impl Discriminator {
         d.extend(conv(&self.conv3, a2, &g.c3, Some(&g.a2))?);
         d.extend(self.norm2.backward(gpu, &a.c2, &g.a2, &g.c2)?);
         d.extend(conv(&self.conv2, a1, &g.c2, Some(&g.a1))?);
-        d.push(leaky_relu_backward(gpu, &a.c1, &g.a1, &g.c1, LEAKY_SLOPE)?);
+        // Conv 1's fused LeakyReLU: its output a1 has the sign of the sum it was applied to.
+        d.push(leaky_relu_backward(gpu, &a.a1, &g.a1, &g.c1, LEAKY_SLOPE)?);
         d.extend(conv(&self.conv1, parameters, &g.c1, d_input)?);
         Ok(d)
     }

@@ -494,6 +494,40 @@ fn conv2d_layer_with_implicit_im2col_matches_reference_on_odd_sizes() {
     }
 }
 
+/// The discriminator's first convolution with its LeakyReLU fused into the product, for
+/// every kernel: the output is the LeakyReLU of the reference convolution, and no dispatch
+/// of its own applies it. Slopes outside (0, 1) are refused.
+#[test]
+fn conv2d_layer_with_fused_leaky_relu_matches_reference() {
+    let gpu = gpu_or_skip!();
+    let shape = conv(3, (28, 28), (1, 32), 2);
+    for kernel in layer_kernels(gpu) {
+        let layer = Conv2d::with_kernel(gpu, "conv", shape, kernel)
+            .unwrap()
+            .with_leaky_relu(0.01)
+            .unwrap();
+        let (in_shape, out_shape) = (&shape.input_shape()[..], &shape.output_shape()[..]);
+        let case = layer_case(
+            gpu,
+            [&layer.weight, &layer.bias],
+            [in_shape, out_shape],
+            700,
+        );
+        let dispatches = layer.forward(gpu, &case.input, &case.output).unwrap();
+        assert_eq!(dispatches.len(), 1 + usize::from(!kernel.reads_im2col()));
+        run(gpu, &dispatches);
+        let conv_out = reference::conv2d_forward(&case.x, &case.w, Some(&case.b), &shape);
+        let want = reference::leaky_relu_forward(&conv_out, 0.01f32 as f64);
+        let got = case.output.read(gpu).unwrap();
+        let name = format!("Conv2d ({kernel}) + LeakyReLU forward");
+        assert_close(&name, &got, &want, atol(shape.patch()), 1e-5);
+    }
+    for slope in [0.0, 1.0, 2.0] {
+        let layer = Conv2d::new(gpu, "conv", shape).unwrap();
+        assert!(layer.with_leaky_relu(slope).is_err(), "slope {slope}");
+    }
+}
+
 /// One `ConvTranspose2d` layer built for `kernel`: forward and backward against the
 /// reference.
 fn check_conv_transpose2d_layer(

@@ -2,7 +2,9 @@
 
 use sgan_gpu::gpu::{Gpu, Tensor};
 use sgan_gpu::layers::dense::{self, Dense, DenseShape};
-use sgan_gpu::layers::matmul::{bias_backward, matmul, matmul_with, MatmulKernel, MatmulShape};
+use sgan_gpu::layers::matmul::{
+    bias_backward, matmul, matmul_fused, matmul_with, Epilogue, MatmulKernel, MatmulShape,
+};
 use sgan_gpu::reference;
 
 use crate::common::{self, assert_close, random_vec, to_f32, to_f64};
@@ -32,6 +34,18 @@ fn check_matmul_on(
     (m, n, k): (usize, usize, usize),
     with_bias: bool,
 ) {
+    check_fused_matmul_on(gpu, kernel, name, (m, n, k), with_bias, None);
+}
+
+/// [`check_matmul_on`] with a LeakyReLU of `leaky_slope` fused into the stores.
+fn check_fused_matmul_on(
+    gpu: &Gpu,
+    kernel: Option<MatmulKernel>,
+    name: &str,
+    (m, n, k): (usize, usize, usize),
+    with_bias: bool,
+    leaky_slope: Option<f32>,
+) {
     for (transpose_a, transpose_b) in [(false, false), (true, false), (false, true), (true, true)] {
         let mut shape = MatmulShape::new(m, n, k);
         shape.transpose_a = transpose_a;
@@ -41,9 +55,15 @@ fn check_matmul_on(
         let (bias, bias_data) = random_tensor(gpu, "bias", &[n], 3);
         let c = Tensor::zeros(gpu, "c", &[m, n]);
         let bias_tensor = with_bias.then_some(&bias);
-        let dispatch = match kernel {
-            Some(kernel) => matmul_with(gpu, kernel, &a, &b, bias_tensor, &c, shape),
-            None => matmul(gpu, &a, &b, bias_tensor, &c, shape),
+        let epilogue = Epilogue {
+            bias: bias_tensor,
+            leaky_slope,
+        };
+        let dispatch = match (kernel, leaky_slope) {
+            (Some(kernel), None) => matmul_with(gpu, kernel, &a, &b, bias_tensor, &c, shape),
+            (Some(kernel), Some(_)) => matmul_fused(gpu, kernel, &a, &b, epilogue, &c, shape),
+            (None, None) => matmul(gpu, &a, &b, bias_tensor, &c, shape),
+            (None, Some(_)) => panic!("the fused product is checked per kernel"),
         }
         .unwrap();
         gpu.run(&[&dispatch]).unwrap();
@@ -58,6 +78,10 @@ fn check_matmul_on(
             transpose_a,
             transpose_b,
         );
+        let want = match leaky_slope {
+            Some(slope) => reference::leaky_relu_forward(&want, slope as f64),
+            None => want,
+        };
         let label = format!("{name} (A^T {transpose_a}, B^T {transpose_b})");
         assert_close(&label, &c.read(gpu).unwrap(), &want, atol(k), 1e-5);
     }
@@ -95,6 +119,9 @@ fn check_variant(kernel: MatmulKernel) {
             let name = format!("matmul[{kernel}] {m}x{n}x{k}{bias}");
             check_matmul_on(gpu, Some(kernel), &name, (m, n, k), with_bias);
         }
+        // The fused LeakyReLU, after the bias as the discriminator's first conv uses it.
+        let name = format!("matmul[{kernel}] {m}x{n}x{k} + bias, LeakyReLU 0.2");
+        check_fused_matmul_on(gpu, Some(kernel), &name, (m, n, k), true, Some(0.2));
     }
 }
 
@@ -335,5 +362,26 @@ fn dense_layer_matches_reference() {
         let db_got = layer.d_bias.read(gpu).unwrap();
         assert_close(&name("d_bias"), &db_got, &want_db, atol(s.batch), 1e-5);
         assert_eq!((layer.fan_in(), layer.fan_out()), (s.inputs, s.outputs));
+    }
+}
+
+/// A fused LeakyReLU needs a slope in (0, 1); anything else is refused before recording.
+#[test]
+fn matmul_refuses_a_leaky_slope_outside_0_1() {
+    let gpu = gpu_or_skip!();
+    let shape = MatmulShape::new(2, 3, 4);
+    let a = Tensor::zeros(gpu, "a", &[8]);
+    let b = Tensor::zeros(gpu, "b", &[12]);
+    let c = Tensor::zeros(gpu, "c", &[6]);
+    for slope in [0.0, 1.0, 1.5, -0.1, f32::NAN] {
+        let epilogue = Epilogue {
+            bias: None,
+            leaky_slope: Some(slope),
+        };
+        let kernel = MatmulKernel::select(gpu).unwrap();
+        let err = matmul_fused(gpu, kernel, &a, &b, epilogue, &c, shape)
+            .err()
+            .unwrap_or_else(|| panic!("slope {slope} was accepted"));
+        assert!(err.to_string().contains("slope"), "{err}");
     }
 }
