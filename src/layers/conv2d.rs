@@ -68,12 +68,14 @@ pub(crate) fn patches_product(
         Patches::Stored(cols) => matmul_fused(gpu, kernel, cols, b, epilogue, c, product),
         Patches::Implicit { input, shape } => {
             shape.check("implicit im2col")?;
-            expect_shape(
-                "implicit im2col",
-                "input",
-                input.shape(),
-                &shape.input_shape(),
-            )?;
+            let op = "implicit im2col";
+            expect_shape(op, "input", input.shape(), &shape.input_shape())?;
+            // The product must walk the matrix the geometry describes, or its transpose.
+            let walked = match product.transpose_a {
+                false => [product.m, product.k],
+                true => [product.k, product.m],
+            };
+            expect_shape(op, "cols walked", &walked, &shape.cols_shape())?;
             let geometry = geometry(shape);
             let cols = Im2col {
                 input,
