@@ -13,7 +13,7 @@
 //!   products alike;
 //! - `shaders/matmul_tiled.wgsl` on a real GPU (discrete, integrated or virtual): tiles staged
 //!   in workgroup memory, the usual GPU form. It can also read op(A) as a convolution's im2col
-//!   matrix straight from the convolution's input (implicit GEMM, [`matmul_im2col`]), so the
+//!   matrix straight from the convolution's input (implicit GEMM, `matmul_im2col`), so the
 //!   convolution layers built for it skip im2col and its buffer;
 //! - `shaders/matmul.wgsl` everywhere else: no subgroups, no workgroup memory.
 //!
@@ -149,7 +149,7 @@ impl MatmulKernel {
     }
 
     /// True when the kernel can read op(A) as the im2col matrix of a convolution's input
-    /// without that matrix being stored (implicit GEMM, see [`matmul_im2col`]). Only the
+    /// without that matrix being stored (implicit GEMM, see `matmul_im2col`). Only the
     /// tiled kernel can: it copies op(A) into workgroup memory once per tile, so the index
     /// arithmetic is paid once per value and the GPU skips writing and rereading the matrix.
     /// The CPU kernels load op(A) straight from memory at every step, where that arithmetic
