@@ -3,7 +3,10 @@
 //!
 //! Unprofiled iterations are timed on the CPU from submission to completion, one at a time, so
 //! their mean is what a training run pays per iteration (a run does not wait between
-//! iterations, so it can be a little faster). The profiled ones follow, with their table.
+//! iterations, so it can be a little faster). The host's share of each is timed too: recording
+//! and submitting an iteration's dispatches while the device is idle, which bounds the
+//! iterations per second of any device this CPU drives. The profiled ones follow, with their
+//! table.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -80,6 +83,12 @@ pub struct BenchReport {
     /// Whole iterations, submission to completion.
     pub iteration: TimeStats,
     pub iterations_per_second: f64,
+    /// The CPU's part of each of those iterations: writing the draw counters, recording the
+    /// dispatches into a compute pass and submitting it, timed while the device is idle.
+    pub host_record_submit: TimeStats,
+    /// The most iterations per second the host could feed a device of unlimited speed, since
+    /// every iteration is recorded anew (bind groups and pipelines are built once).
+    pub host_bound_iterations_per_second: f64,
     /// Floating-point operations of one iteration counted by the kernels that state theirs
     /// (the matrix products; elementwise work is not counted).
     pub gflop_per_iteration: f64,
@@ -123,13 +132,16 @@ pub fn bench(gpu: &Gpu, options: &BenchOptions) -> Result<BenchReport> {
     }
     gpu.wait()?;
     let mut wall_ms = Vec::with_capacity(options.iterations);
+    let mut host_ms = Vec::with_capacity(options.iterations);
     for _ in 0..options.iterations {
         let started = Instant::now();
         trainer.step()?;
+        host_ms.push(started.elapsed().as_secs_f64() * 1e3);
         gpu.wait()?;
         wall_ms.push(started.elapsed().as_secs_f64() * 1e3);
     }
     let iteration = TimeStats::of(&wall_ms);
+    let host_record_submit = TimeStats::of(&host_ms);
 
     let method = TimingMethod::best_for(gpu);
     let mut profiler = Profiler::new(gpu, trainer.dispatches_per_step(), method)?;
@@ -143,6 +155,8 @@ pub fn bench(gpu: &Gpu, options: &BenchOptions) -> Result<BenchReport> {
         batch: config.batch,
         warmup: options.warmup,
         iterations_per_second: 1e3 / iteration.mean_ms,
+        host_bound_iterations_per_second: 1e3 / host_record_submit.mean_ms,
+        host_record_submit,
         gflop_per_iteration: profile.gflop_per_iteration,
         gflops: profile.gflop_per_iteration / (iteration.mean_ms * 1e-3),
         profiled_over_wall: profile.total_ms / iteration.mean_ms,
@@ -166,6 +180,14 @@ pub fn bench(gpu: &Gpu, options: &BenchOptions) -> Result<BenchReport> {
         report.gflops,
         report.gflop_per_iteration,
         100.0 * report.profiled_over_wall
+    );
+    println!(
+        "host part (record and submit, device idle): mean {:.3} ms, std {:.3}, min {:.3} | at \
+         most {:.0} iterations/s from this CPU, however fast the device",
+        host_record_submit.mean_ms,
+        host_record_submit.std_ms,
+        host_record_submit.min_ms,
+        report.host_bound_iterations_per_second
     );
     write_report(&config.out_dir, &report)?;
     println!(
