@@ -9,7 +9,8 @@
 //! - [`gpu`]: device, buffers, kernels and dispatches; knows nothing of models.
 //!
 //! Beside them, knowing nothing of the GPU:
-//! - [`reference`]: every kernel as plain CPU loops, the readable statement of each shader;
+//! - [`reference`](mod@reference): every kernel as plain CPU loops, the readable statement of
+//!   each shader;
 //! - [`spec`]: layer geometry and optimiser settings as plain data, shared by both;
 //! - [`data`]: the MNIST loader;
 //! - [`report`]: checkpoints, sample grids, metrics, JSON and the loss plot.

@@ -165,7 +165,7 @@ pub fn col2im(
 }
 
 /// `output = conv2d(input, weight) + bias`: im2col into `cols`, then `cols * weight + bias`.
-/// input [B, H, W, C_in], weight [K, K, C_in, C_out], bias [C_out], cols [B*OH*OW, K*K*C_in]
+/// input [B, H, W, C_in], weight [K, K, C_in, C_out], bias \[C_out\], cols [B*OH*OW, K*K*C_in]
 /// (scratch, kept for [`conv2d_backward_weight`]), output [B, OH, OW, C_out].
 pub fn conv2d_forward(
     gpu: &Gpu,
@@ -270,7 +270,7 @@ pub struct Conv2d {
     pub shape: Conv2dShape,
     /// [K, K, C_in, C_out], zero until an initialiser or `.write` fills it.
     pub weight: Tensor,
-    /// [C_out], zero.
+    /// \[C_out\], zero.
     pub bias: Tensor,
     pub d_weight: Tensor,
     pub d_bias: Tensor,

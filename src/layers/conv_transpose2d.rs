@@ -23,7 +23,7 @@ pub use crate::spec::ConvTranspose2dShape;
 
 /// `output = col2im(input * weight^T) + bias`. Forward of the adjoint conv is
 /// `y = cols(u) * weight`; its input gradient, applied to `input`, is this layer's output.
-/// input [B, H, W, C_in], weight [K, K, C_out, C_in], bias [C_out], cols scratch
+/// input [B, H, W, C_in], weight [K, K, C_out, C_in], bias \[C_out\], cols scratch
 /// [B*H*W, K*K*C_out], output [B, H*S, W*S, C_out].
 pub fn conv_transpose2d_forward(
     gpu: &Gpu,
@@ -128,7 +128,7 @@ pub struct ConvTranspose2d {
     pub shape: ConvTranspose2dShape,
     /// [K, K, C_out, C_in], zero until an initialiser or `.write` fills it.
     pub weight: Tensor,
-    /// [C_out], zero.
+    /// \[C_out\], zero.
     pub bias: Tensor,
     pub d_weight: Tensor,
     pub d_bias: Tensor,

@@ -1,5 +1,5 @@
 //! Fully connected layer `y = x W + b` on the matrix-product core. x [B, in], W [in, out]
-//! (Keras layout), b [out], y [B, out]. Backward reads the forward input x (for `d_weight`).
+//! (Keras layout), b \[out\], y [B, out]. Backward reads the forward input x (for `d_weight`).
 
 use super::expect_shape;
 use super::matmul::{matmul, BiasBackward, MatmulShape};
@@ -16,7 +16,7 @@ fn check_matrix(op: &str, what: &str, tensor: &Tensor, rows: usize, cols: usize)
     expect_shape(op, what, tensor.shape(), &[rows, cols])
 }
 
-/// `output = input * weight + bias`: input [B, in], weight [in, out], bias [out],
+/// `output = input * weight + bias`: input [B, in], weight [in, out], bias \[out\],
 /// output [B, out].
 pub fn dense_forward(
     gpu: &Gpu,
@@ -115,7 +115,7 @@ pub struct Dense {
     pub shape: DenseShape,
     /// [in, out], zero until an initialiser or `.write` fills it.
     pub weight: Tensor,
-    /// [out], zero.
+    /// \[out\], zero.
     pub bias: Tensor,
     pub d_weight: Tensor,
     pub d_bias: Tensor,

@@ -11,7 +11,7 @@
 //! here the loss keeps growing linearly in |s| and the gradient `(D - t) softmax(l) / B` keeps
 //! pushing a confidently wrong discriminator back. Elsewhere the two agree.
 //!
-//! The forward pass writes softmax(l) [B, C] and `d_s = D - t` per row [B] (evaluated without
+//! The forward pass writes softmax(l) [B, C] and `d_s = D - t` per row \[B\] (evaluated without
 //! the cancellation of `D - 1` when D is near 1), which the backward pass reads, and a per-row
 //! table [B, 2] of (loss, D) with its means [mean loss, mean D] in a two-value buffer read back
 //! only when reported.
@@ -45,7 +45,7 @@ pub struct GanHead {
     pub probs: Tensor,
     /// Per-row (loss, D) [B, 2], written by forward.
     pub rows: Tensor,
-    /// Per-row `D - t` [B], the loss's derivative in s before the 1 / B, written by forward
+    /// Per-row `D - t` \[B\], the loss's derivative in s before the 1 / B, written by forward
     /// and read by backward.
     pub d_s: Tensor,
     /// [mean loss, mean D] of the last forward pass.

@@ -497,7 +497,7 @@ impl BiasBackward {
         }
     }
 
-    /// The dispatches, in order, that overwrite `d_bias` [cols] with the column sums of
+    /// The dispatches, in order, that overwrite `d_bias` \[cols\] with the column sums of
     /// `d_output` (rows * cols elements).
     pub fn dispatches(
         &self,

@@ -1,4 +1,4 @@
-//! The supervised head: softmax cross-entropy of logits [B, C] against u32 labels [B], with the
+//! The supervised head: softmax cross-entropy of logits [B, C] against u32 labels \[B\], with the
 //! batch accuracy, plus a correct-prediction counter for evaluating many batches.
 //!
 //! The forward pass writes the softmax probabilities [B, C], which the backward pass reads, a
@@ -150,7 +150,7 @@ pub(crate) fn mean_rows(gpu: &Gpu, label: &str, rows: &Tensor, out: &Tensor) -> 
     )
 }
 
-/// `softmax_xent_count_correct`: adds to `count` [1] the number of rows of `logits` [B, C]
+/// `softmax_xent_count_correct`: adds to `count` \[1\] the number of rows of `logits` [B, C]
 /// whose first maximum lies at `labels[label_offset + b]`. The count only grows, so one
 /// dispatch per batch of test images accumulates the total; zero it with
 /// `count.write(gpu, &[0])` before the first batch.

@@ -134,7 +134,7 @@ pub fn conv2d_backward_weight<T: Real>(input: &[T], d_output: &[T], shape: &Conv
 }
 
 /// Forward: `y[row, co] = ... + bias[co]`. Derivative: `d_bias[co] = sum_row d_output[row,
-/// co]`. Returns d_bias [C_out].
+/// co]`. Returns d_bias \[C_out\].
 pub fn conv2d_backward_bias<T: Real>(d_output: &[T], shape: &Conv2dShape) -> Vec<T> {
     super::bias_backward(d_output, shape.rows(), shape.out_channels)
 }
@@ -182,7 +182,7 @@ pub fn conv_transpose2d_backward_weight<T: Real>(
 }
 
 /// Forward: `y = ... + bias[co]`. Derivative: `d_bias[co] = sum over (b, y, x) of
-/// d_output[b, y, x, co]`. Returns d_bias [C_out].
+/// d_output[b, y, x, co]`. Returns d_bias \[C_out\].
 pub fn conv_transpose2d_backward_bias<T: Real>(
     d_output: &[T],
     shape: &ConvTranspose2dShape,

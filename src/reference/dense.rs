@@ -1,4 +1,4 @@
-//! The dense layer `y = x W + b`: x [B, in], W [in, out], b [out], y [B, out].
+//! The dense layer `y = x W + b`: x [B, in], W [in, out], b \[out\], y [B, out].
 
 use super::Real;
 use crate::spec::DenseShape;

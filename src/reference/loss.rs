@@ -28,7 +28,7 @@ pub struct GanHeadForward<T> {
     pub probs: Vec<T>,
     /// Per row (loss, D) [B, 2].
     pub rows: Vec<T>,
-    /// Per row `D - t` [B], the row loss's derivative in s.
+    /// Per row `D - t` \[B\], the row loss's derivative in s.
     pub d_s: Vec<T>,
 }
 
@@ -172,7 +172,7 @@ pub fn gan_head_forward<T: Real>(logits: &[T], classes: usize, target: T) -> Gan
 /// Forward: loss = (1 / B) sum_b softplus(s_b) - t s_b, with s_b = logsumexp(l_b).
 /// Derivative: d loss / d s_b = (sigmoid(s_b) - t) / B = (D_b - t) / B, and
 /// d s_b / d l[b, k] = softmax_k(l_b), so d l[b, k] = (D_b - t) softmax_k(l_b) / B.
-/// Reads the forward's probs [B, C] and d_s = D - t [B].
+/// Reads the forward's probs [B, C] and d_s = D - t \[B\].
 pub fn gan_head_backward<T: Real>(probs: &[T], d_s: &[T], classes: usize) -> Vec<T> {
     let batch = T::from_f64(d_s.len() as f64);
     let mut d_logits = Vec::with_capacity(probs.len());
