@@ -187,17 +187,39 @@ fn profiled_iterations_time_every_dispatch_and_change_nothing() {
     }
     assert_eq!(plain.steps_done(), profiled.steps_done());
     assert_eq!(plain.metrics().unwrap(), profiled.metrics().unwrap());
-    let read = |t: &Trainer| {
-        (
-            t.discriminator.logits.read(gpu).unwrap(),
-            t.generator.dense.weight.read(gpu).unwrap(),
-        )
-    };
     assert_eq!(
-        read(&plain),
-        read(&profiled),
+        outcome(gpu, &plain),
+        outcome(gpu, &profiled),
         "profiling changed what was computed"
     );
+}
+
+/// What an iteration leaves that every phase feeds: D's last logits and G's first weights.
+fn outcome(gpu: &Gpu, trainer: &Trainer) -> (Vec<f32>, Vec<f32>) {
+    (
+        trainer.discriminator.logits.read(gpu).unwrap(),
+        trainer.generator.dense.weight.read(gpu).unwrap(),
+    )
+}
+
+/// `bench` times the host's part by recording iterations it never submits: that must neither
+/// count an iteration nor change what the next submitted one computes.
+#[test]
+fn recording_an_iteration_without_submitting_it_changes_nothing() {
+    let gpu = gpu_or_skip!();
+    let config = config(Mode::Sgan, 6);
+    let mut plain = Trainer::new(gpu, &config, train_set(gpu, &config)).unwrap();
+    let mut recorded = Trainer::new(gpu, &config, train_set(gpu, &config)).unwrap();
+    for _ in 0..2 {
+        plain.step().unwrap();
+        for _ in 0..3 {
+            drop(recorded.encode_step().unwrap());
+        }
+        recorded.step().unwrap();
+    }
+    assert_eq!(recorded.steps_done(), 2);
+    assert_eq!(plain.metrics().unwrap(), recorded.metrics().unwrap());
+    assert_eq!(outcome(gpu, &plain), outcome(gpu, &recorded));
 }
 
 /// The baseline on the 100 labels must learn: 120 supervised steps (the reference's 30 epochs

@@ -150,6 +150,18 @@ impl Gpu {
 
     /// Records `dispatches` in order into one compute pass and submits it.
     pub fn run(&self, dispatches: &[&Dispatch]) -> Result<()> {
+        self.submit(self.encode(dispatches))
+    }
+
+    /// Submits commands recorded by [`Gpu::encode`].
+    pub fn submit(&self, commands: wgpu::CommandBuffer) -> Result<()> {
+        self.queue.submit([commands]);
+        self.check()
+    }
+
+    /// Records `dispatches` in order into one compute pass, ready to submit: the host's whole
+    /// part of [`Gpu::run`] but the submission itself.
+    pub fn encode(&self, dispatches: &[&Dispatch]) -> wgpu::CommandBuffer {
         let mut encoder = self.device.create_command_encoder(&Default::default());
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -160,8 +172,7 @@ impl Gpu {
                 dispatch.record(&mut pass);
             }
         }
-        self.queue.submit([encoder.finish()]);
-        self.check()
+        encoder.finish()
     }
 
     /// Blocks until every submitted command has finished.

@@ -455,15 +455,30 @@ impl<'g> Trainer<'g> {
     /// and counts the iteration as done. [`Trainer::step`] runs them all; running a subset is
     /// for inspecting what each phase changes.
     pub fn step_phases(&mut self, wanted: &[Phase]) -> Result<()> {
+        let commands = self.encode_phases(wanted)?;
+        self.gpu.submit(commands)?;
+        self.steps_done += 1;
+        Ok(())
+    }
+
+    /// Does the host's part of the next iteration, as [`Trainer::step`] would, and returns
+    /// the recorded commands instead of submitting them; the iteration is not counted. For
+    /// measuring what recording costs the CPU: dropping the result runs nothing, and the draw
+    /// counters it writes are the ones the next `step` writes again.
+    pub fn encode_step(&mut self) -> Result<wgpu::CommandBuffer> {
+        let all: Vec<Phase> = self.phases.iter().map(|(phase, _)| *phase).collect();
+        self.encode_phases(&all)
+    }
+
+    /// Writes the draw counters of the `wanted` phases and records their dispatches.
+    fn encode_phases(&mut self, wanted: &[Phase]) -> Result<wgpu::CommandBuffer> {
         let gpu = self.gpu;
         let dispatches: Vec<&Dispatch> = self
             .prepare_step(wanted)?
             .into_iter()
             .map(|(_, dispatch)| dispatch)
             .collect();
-        gpu.run(&dispatches)?;
-        self.steps_done += 1;
-        Ok(())
+        Ok(gpu.encode(&dispatches))
     }
 
     /// Runs one whole iteration like [`Trainer::step`], but times every dispatch with
