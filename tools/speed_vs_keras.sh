@@ -11,9 +11,9 @@ out=runs/speed-vs-keras
 mkdir -p "$out"
 export TF_CPP_MIN_LOG_LEVEL=2
 cargo build --release --quiet
-./target/release/sgan-gpu bench --out "$out/sgan" | tail -3
+./target/release/sgan-gpu bench --out "$out/sgan" | tail -4
 ./target/release/sgan-gpu bench --mode supervised --iterations 50 --out "$out/supervised" \
-    | tail -3
+    | tail -4
 "$python" "$keras" --iterations 60 --interval 60 --data data/mnist \
     --json "$out/keras-sgan.json" | tail -1
 "$python" "$keras" --mode supervised --iterations 200 --interval 200 --data data/mnist \
