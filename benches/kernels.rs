@@ -200,22 +200,26 @@ fn layers(c: &mut Criterion) {
     bench_dispatches(&mut group, gpu, "backward", &backward);
     group.finish();
 
-    // One Adam step over each model's parameters, as the trainer runs them.
-    let trunk = Discriminator::new(gpu, BATCH, 0).unwrap();
-    let generator = Generator::new(gpu, BATCH).unwrap();
+    // One Adam step over each model's parameters: packed into one buffer, as the trainer
+    // runs it (one dispatch), and tensor by tensor (one dispatch each), side by side.
     let mut group = c.benchmark_group("layer/adam");
     configure(&mut group);
-    for (name, params, grads) in [
-        ("discriminator", trunk.parameters(), trunk.gradients()),
-        ("generator", generator.parameters(), generator.gradients()),
-    ] {
-        let adam = Adam::new(gpu, name, &params, AdamHyper::default()).unwrap();
-        bench_dispatches(
-            &mut group,
-            gpu,
-            name,
-            &adam.step(gpu, &params, &grads).unwrap(),
-        );
+    for packed in [true, false] {
+        let mut trunk = Discriminator::new(gpu, BATCH, 0).unwrap();
+        let mut generator = Generator::new(gpu, BATCH).unwrap();
+        if packed {
+            trunk.pack_parameters(gpu).unwrap();
+            generator.pack_parameters(gpu).unwrap();
+        }
+        for (model, params, grads) in [
+            ("discriminator", trunk.parameters(), trunk.gradients()),
+            ("generator", generator.parameters(), generator.gradients()),
+        ] {
+            let adam = Adam::new(gpu, model, &params, AdamHyper::default()).unwrap();
+            let step = adam.step(gpu, &params, &grads).unwrap();
+            let layout = if packed { "packed" } else { "per tensor" };
+            bench_dispatches(&mut group, gpu, &format!("{model} {layout}"), &step);
+        }
     }
     group.finish();
 }

@@ -3,7 +3,8 @@
 mod common;
 
 use sgan_gpu::gpu::{
-    list_adapters, shader_source, Dispatch, Gpu, GpuOptions, Profiler, Tensor, TimingMethod,
+    list_adapters, shader_source, BlockLayout, Dispatch, Gpu, GpuOptions, Profiler, Tensor,
+    TimingMethod,
 };
 use sgan_gpu::layers::activation::leaky_relu_forward;
 use sgan_gpu::Error;
@@ -94,6 +95,57 @@ fn tensors_round_trip_f32_and_u32() {
     assert_eq!(zeros.read(gpu).unwrap(), vec![0.0; 9]);
 }
 
+/// Packing moves tensors into one buffer with their values; each view then reads, writes
+/// and binds only its own part, and only the exact members in order make the whole buffer.
+#[test]
+fn packed_tensors_keep_their_values_and_bind_only_their_part() {
+    let gpu = gpu_or_skip!();
+    let values =
+        |len: usize, from: f32| -> Vec<f32> { (0..len).map(|i| from - i as f32).collect() };
+    let mut a = Tensor::from_slice(gpu, "a", &[3, 5], &values(15, 1.0)).unwrap();
+    let mut b = Tensor::from_slice(gpu, "b", &[1], &values(1, 100.0)).unwrap();
+    let mut c = Tensor::from_slice(gpu, "c", &[70], &values(70, 35.0)).unwrap();
+    let layout = BlockLayout::new(gpu, &[a.shape(), b.shape(), c.shape()]);
+    assert_eq!(layout.values() % 4, 0);
+    assert!(
+        layout.whole(&[&a, &b, &c]).is_none(),
+        "separate buffers are no block"
+    );
+    layout
+        .pack(gpu, "block", &mut [&mut a, &mut b, &mut c])
+        .unwrap();
+    assert!(layout.whole(&[&a, &b, &c]).is_some());
+    assert!(
+        layout.whole(&[&b, &a, &c]).is_none(),
+        "members out of order"
+    );
+    assert!(layout.whole(&[&a, &b]).is_none(), "a member missing");
+    assert_eq!(a.read(gpu).unwrap(), values(15, 1.0));
+    assert_eq!(b.read(gpu).unwrap(), values(1, 100.0));
+    assert_eq!(c.read(gpu).unwrap(), values(70, 35.0));
+    assert_eq!(c.label(), "c");
+
+    b.write(gpu, &[-4.0]).unwrap();
+    // A kernel reading the view at its offset.
+    let out = Tensor::zeros(gpu, "out", &[70]);
+    let run = leaky_relu_forward(gpu, &c, &out, 0.5).unwrap();
+    gpu.run(&[&run]).unwrap();
+    let want: Vec<f32> = values(70, 35.0)
+        .iter()
+        .map(|&x| if x < 0.0 { 0.5 * x } else { x })
+        .collect();
+    assert_eq!(out.read(gpu).unwrap(), want);
+    assert_eq!(
+        a.read(gpu).unwrap(),
+        values(15, 1.0),
+        "writing b left a alone"
+    );
+    assert_eq!(b.read(gpu).unwrap(), vec![-4.0]);
+
+    let wrong = layout.pack(gpu, "block", &mut [&mut a, &mut c, &mut b]);
+    assert!(matches!(wrong, Err(Error::ShapeMismatch { .. })));
+}
+
 #[test]
 fn wrong_upload_length_is_a_shape_error() {
     let gpu = gpu_or_skip!();
@@ -137,7 +189,7 @@ fn a_dispatch_with_missing_buffers_is_an_error_not_a_panic() {
     let kernel = gpu.kernel("leaky_relu_forward").unwrap();
     let input = Tensor::<f32>::zeros(gpu, "input", &[4]);
     // The shader declares an input and an output; binding only the input must be refused.
-    let result = gpu.dispatch("bad", &kernel, &[4u32, 0], &[input.buffer()], [1, 1, 1]);
+    let result = gpu.dispatch("bad", &kernel, &[4u32, 0], &[input.binding()], [1, 1, 1]);
     match result {
         Err(Error::GpuValidation { message }) => assert!(message.contains("bad"), "{message}"),
         Err(other) => panic!("expected a validation error, got {other}"),

@@ -178,6 +178,12 @@ fn profiled_iterations_time_every_dispatch_and_change_nothing() {
         .map(|p| p.name())
         .collect();
         assert_eq!(phases, expected, "each phase once, in running order");
+        let adam_steps = timings.iter().filter(|t| t.kernel.starts_with("adam_step"));
+        assert_eq!(
+            adam_steps.count(),
+            4,
+            "one adam_step per optimizer step: each model's parameters are packed"
+        );
         let products = timings.iter().filter(|t| t.kernel.starts_with("matmul"));
         assert!(products.clone().count() > 20);
         assert!(

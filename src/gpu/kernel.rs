@@ -188,7 +188,7 @@ impl Gpu {
         label: &str,
         kernel: &Kernel,
         params: &P,
-        buffers: &[&wgpu::Buffer],
+        buffers: &[wgpu::BufferBinding],
         workgroups: [u32; 3],
     ) -> Result<Dispatch> {
         let params_buffer = self
@@ -205,7 +205,7 @@ impl Gpu {
         for (index, buffer) in buffers.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry {
                 binding: index as u32 + 1,
-                resource: buffer.as_entire_binding(),
+                resource: wgpu::BindingResource::Buffer(buffer.clone()),
             });
         }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -219,7 +219,10 @@ impl Gpu {
                 message: format!("{label}: {error}"),
             });
         }
-        let bound_bytes = buffers.iter().map(|buffer| buffer.size() as f64).sum();
+        let bound_bytes = buffers
+            .iter()
+            .map(|b| b.size.map_or(b.buffer.size() - b.offset, |size| size.get()) as f64)
+            .sum();
         Ok(Dispatch {
             label: label.to_string(),
             kernel: kernel.variant.clone(),

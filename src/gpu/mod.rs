@@ -4,15 +4,18 @@
 //! - [`Gpu`]: one headless wgpu device and queue, chosen by flag or by wgpu's environment
 //!   variables (`WGPU_BACKEND`, `WGPU_ADAPTER_NAME`, `WGPU_POWER_PREF`);
 //! - [`Tensor`]: a storage buffer that knows its shape, with one-call upload and readback;
+//!   [`BlockLayout`] lays several out in one buffer, for kernels that update them together;
 //! - [`Kernel`]: a compute pipeline built once from a shader embedded in the binary;
 //! - [`Dispatch`]: a kernel bound to its parameters and buffers once, recorded as often as needed.
 
 mod adapter;
+mod block;
 mod kernel;
 mod profile;
 mod tensor;
 
 pub use adapter::{list_adapters, AdapterReport, GpuOptions, REQUIRED_LIMITS};
+pub use block::BlockLayout;
 pub use kernel::{
     four_wide_where_possible, shader_names, shader_source, shader_workgroup_size, Cost, Dispatch,
     Kernel,

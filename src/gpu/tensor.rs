@@ -9,23 +9,26 @@ use super::Gpu;
 use crate::error::{Error, Result};
 
 /// A GPU storage buffer of `T` with a row-major shape. Activations are NHWC throughout.
+/// A tensor owns its buffer, or is a view of its part of one laid out by [`super::BlockLayout`].
 pub struct Tensor<T: Pod = f32> {
     buffer: wgpu::Buffer,
+    /// Where the tensor starts in `buffer`, in bytes (0 unless it is a view).
+    offset: u64,
+    /// The bytes it binds: its elements rounded up to 4 bytes, at least 4.
+    size: u64,
     shape: Vec<usize>,
     label: String,
     _element: PhantomData<T>,
 }
 
-const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+pub(super) const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
 
 impl<T: Pod> Tensor<T> {
     /// A tensor of `shape` filled with zeros.
     pub fn zeros(gpu: &Gpu, label: &str, shape: &[usize]) -> Self {
-        let len: usize = shape.iter().product();
-        // Zero-sized bindings are invalid, so even an empty tensor owns one element of storage.
-        let size = (len.max(1) * std::mem::size_of::<T>()).next_multiple_of(4) as u64;
+        let size = Self::bytes_for(shape.iter().product());
         let buffer = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size,
@@ -59,16 +62,45 @@ impl<T: Pod> Tensor<T> {
 
     fn wrap(buffer: wgpu::Buffer, label: &str, shape: &[usize]) -> Self {
         log::debug!("tensor {label}: shape {shape:?}, {} bytes", buffer.size());
+        Self::view(buffer, 0, label, shape)
+    }
+
+    /// A tensor of `shape` at byte `offset` of `buffer`, which must hold it.
+    pub(super) fn view(buffer: wgpu::Buffer, offset: u64, label: &str, shape: &[usize]) -> Self {
+        let len: usize = shape.iter().product();
+        let size = Self::bytes_for(len);
+        debug_assert!(
+            offset + size <= buffer.size(),
+            "{label} lies outside its buffer"
+        );
         Self {
             buffer,
+            offset,
+            size,
             shape: shape.to_vec(),
             label: label.to_string(),
             _element: PhantomData,
         }
     }
 
-    pub fn buffer(&self) -> &wgpu::Buffer {
-        &self.buffer
+    /// The bytes a tensor of `len` elements binds: zero-sized bindings are invalid, so even an
+    /// empty tensor takes one element, and storage sizes are multiples of 4.
+    pub(super) fn bytes_for(len: usize) -> u64 {
+        (len.max(1) * std::mem::size_of::<T>()).next_multiple_of(4) as u64
+    }
+
+    /// The part of the GPU buffer that holds this tensor, for binding it to a kernel.
+    pub fn binding(&self) -> wgpu::BufferBinding<'_> {
+        wgpu::BufferBinding {
+            buffer: &self.buffer,
+            offset: self.offset,
+            size: wgpu::BufferSize::new(self.size),
+        }
+    }
+
+    /// The buffer the tensor lies in, and where, in bytes.
+    pub(super) fn placement(&self) -> (&wgpu::Buffer, u64) {
+        (&self.buffer, self.offset)
     }
 
     pub fn shape(&self) -> &[usize] {
@@ -99,23 +131,23 @@ impl<T: Pod> Tensor<T> {
         }
         let mut bytes = bytemuck::cast_slice::<T, u8>(data).to_vec();
         bytes.resize(bytes.len().next_multiple_of(4), 0);
-        gpu.queue.write_buffer(&self.buffer, 0, &bytes);
+        gpu.queue.write_buffer(&self.buffer, self.offset, &bytes);
         Ok(())
     }
 
     /// Copies the contents back to the CPU, waiting for all submitted work to finish first.
     pub fn read(&self, gpu: &Gpu) -> Result<Vec<T>> {
-        let bytes = (self.len() * std::mem::size_of::<T>()).next_multiple_of(4) as u64;
+        let bytes = self.size;
         let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(&format!("{}.readback", self.label)),
-            size: bytes.max(4),
+            size: bytes,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
 
         // Copy, submit, map, wait.
         let mut encoder = gpu.device.create_command_encoder(&Default::default());
-        encoder.copy_buffer_to_buffer(&self.buffer, 0, &staging, 0, bytes.max(4));
+        encoder.copy_buffer_to_buffer(&self.buffer, self.offset, &staging, 0, bytes);
         gpu.queue.submit([encoder.finish()]);
         let (sender, receiver) = futures_intrusive::channel::shared::oneshot_channel();
         staging.map_async(wgpu::MapMode::Read, .., move |result| {

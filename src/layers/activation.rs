@@ -37,7 +37,7 @@ pub fn leaky_relu_forward(
         &label,
         &kernel,
         &params,
-        &[input.buffer(), output.buffer()],
+        &[input.binding(), output.binding()],
         groups,
     )
 }
@@ -69,7 +69,7 @@ pub fn leaky_relu_backward(
         slope,
     };
     let label = format!("{}.leaky_relu_backward", d_input.label());
-    let buffers = [input.buffer(), d_output.buffer(), d_input.buffer()];
+    let buffers = [input.binding(), d_output.binding(), d_input.binding()];
     gpu.dispatch(
         &label,
         &kernel,
@@ -98,7 +98,7 @@ pub fn tanh_forward(gpu: &Gpu, input: &Tensor, output: &Tensor) -> Result<Dispat
         &label,
         &kernel,
         &params,
-        &[input.buffer(), output.buffer()],
+        &[input.binding(), output.binding()],
         groups,
     )
 }
@@ -122,7 +122,7 @@ pub fn tanh_backward(
         len: output.len() as u32,
     };
     let label = format!("{}.tanh_backward", d_input.label());
-    let buffers = [output.buffer(), d_output.buffer(), d_input.buffer()];
+    let buffers = [output.binding(), d_output.binding(), d_input.binding()];
     gpu.dispatch(
         &label,
         &kernel,

@@ -224,7 +224,7 @@ impl BatchNorm {
             &format!("{}.batch_norm_partial_stats", self.label),
             &partial,
             &self.chunk_params(),
-            &[input.buffer(), self.partials.buffer()],
+            &[input.binding(), self.partials.binding()],
             partial.groups_for(self.chunks * self.channels)?,
         )?;
 
@@ -236,11 +236,11 @@ impl BatchNorm {
             update_running: update_running as u32,
         };
         let buffers = [
-            self.partials.buffer(),
-            self.mean.buffer(),
-            self.inv_std.buffer(),
-            self.running_mean.buffer(),
-            self.running_var.buffer(),
+            self.partials.binding(),
+            self.mean.binding(),
+            self.inv_std.binding(),
+            self.running_mean.binding(),
+            self.running_var.binding(),
         ];
         let stats = gpu.dispatch(
             &format!("{}.batch_norm_stats", self.label),
@@ -292,12 +292,12 @@ impl BatchNorm {
             &self.mean
         };
         let buffers = [
-            input.buffer(),
-            mean.buffer(),
-            spread.buffer(),
-            self.gamma.buffer(),
-            self.beta.buffer(),
-            output.buffer(),
+            input.binding(),
+            mean.binding(),
+            spread.binding(),
+            self.gamma.binding(),
+            self.beta.binding(),
+            output.binding(),
         ];
         gpu.dispatch(
             &format!("{}.batch_norm_forward", output.label()),
@@ -324,13 +324,13 @@ impl BatchNorm {
 
         let partial = gpu.kernel_with("batch_norm_backward_partial", &self.flags())?;
         let buffers = [
-            input.buffer(),
-            d_output.buffer(),
-            self.mean.buffer(),
-            self.inv_std.buffer(),
-            self.gamma.buffer(),
-            self.beta.buffer(),
-            self.partials.buffer(),
+            input.binding(),
+            d_output.binding(),
+            self.mean.binding(),
+            self.inv_std.binding(),
+            self.gamma.binding(),
+            self.beta.binding(),
+            self.partials.binding(),
         ];
         let partial = gpu.dispatch(
             &format!("{}.batch_norm_backward_partial", self.label),
@@ -346,9 +346,9 @@ impl BatchNorm {
             chunks: self.chunks as u32,
         };
         let buffers = [
-            self.partials.buffer(),
-            self.d_gamma.buffer(),
-            self.d_beta.buffer(),
+            self.partials.binding(),
+            self.d_gamma.binding(),
+            self.d_beta.binding(),
         ];
         let sums = gpu.dispatch(
             &format!("{}.batch_norm_backward_params", self.label),
@@ -364,15 +364,15 @@ impl BatchNorm {
             rows: self.rows as u32,
         };
         let buffers = [
-            input.buffer(),
-            d_output.buffer(),
-            self.mean.buffer(),
-            self.inv_std.buffer(),
-            self.gamma.buffer(),
-            self.d_gamma.buffer(),
-            self.d_beta.buffer(),
-            self.beta.buffer(),
-            d_input.buffer(),
+            input.binding(),
+            d_output.binding(),
+            self.mean.binding(),
+            self.inv_std.binding(),
+            self.gamma.binding(),
+            self.d_gamma.binding(),
+            self.d_beta.binding(),
+            self.beta.binding(),
+            d_input.binding(),
         ];
         let input_grad = gpu.dispatch(
             &format!("{}.batch_norm_backward_input", d_input.label()),

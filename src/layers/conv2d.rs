@@ -135,7 +135,7 @@ pub fn im2col(gpu: &Gpu, shape: &Conv2dShape, input: &Tensor, cols: &Tensor) -> 
     let (kernel, width) = channel_kernel(gpu, "im2col", &[], shape)?;
     let groups = grid_for("im2col", cols.len() / width, kernel.workgroup_size[0])?;
     let label = format!("{}.im2col", cols.label());
-    let buffers = [input.buffer(), cols.buffer()];
+    let buffers = [input.binding(), cols.binding()];
     gpu.dispatch(&label, &kernel, &conv_params(shape), &buffers, groups)
 }
 
@@ -159,8 +159,8 @@ pub fn col2im(
     let groups = grid_for("col2im", d_input.len() / width, kernel.workgroup_size[0])?;
     let label = format!("{}.col2im", d_input.label());
     // Without a bias binding 2 is never read; `d_cols` is bound read-only already.
-    let bias_buffer = bias.unwrap_or(d_cols).buffer();
-    let buffers = [d_cols.buffer(), bias_buffer, d_input.buffer()];
+    let bias_buffer = bias.unwrap_or(d_cols).binding();
+    let buffers = [d_cols.binding(), bias_buffer, d_input.binding()];
     gpu.dispatch(&label, &kernel, &conv_params(shape), &buffers, groups)
 }
 

@@ -134,7 +134,7 @@ pub fn dropout_forward(
     }
     let kernel = gpu.kernel("dropout_forward")?;
     let label = format!("{}.dropout_forward", output.label());
-    let buffers = [input.buffer(), output.buffer(), mask.buffer()];
+    let buffers = [input.binding(), output.binding(), mask.binding()];
     let groups = kernel.groups_for(input.len())?;
     gpu.dispatch(&label, &kernel, &params, &buffers, groups)
 }
@@ -158,7 +158,7 @@ pub fn dropout_backward(
         len: mask.len() as u32,
     };
     let label = format!("{}.dropout_backward", d_input.label());
-    let buffers = [mask.buffer(), d_output.buffer(), d_input.buffer()];
+    let buffers = [mask.binding(), d_output.binding(), d_input.binding()];
     let groups = kernel.groups_for(mask.len())?;
     gpu.dispatch(&label, &kernel, &params, &buffers, groups)
 }

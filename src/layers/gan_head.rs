@@ -85,10 +85,10 @@ impl GanHead {
             target_d: target,
         };
         let buffers = [
-            logits.buffer(),
-            self.probs.buffer(),
-            self.rows.buffer(),
-            self.d_s.buffer(),
+            logits.binding(),
+            self.probs.binding(),
+            self.rows.binding(),
+            self.d_s.binding(),
         ];
         let rows = gpu.dispatch(
             &op,
@@ -116,7 +116,7 @@ impl GanHead {
             batch: self.batch as u32,
             classes: self.classes as u32,
         };
-        let buffers = [self.probs.buffer(), self.d_s.buffer(), d_logits.buffer()];
+        let buffers = [self.probs.binding(), self.d_s.binding(), d_logits.binding()];
         gpu.dispatch(
             &op,
             &kernel,

@@ -130,7 +130,7 @@ impl GpuDataset {
             count: self.count as u32,
         };
         let label = format!("{}.gather_images", output.label());
-        let buffers = [indices.buffer(), self.images.buffer(), output.buffer()];
+        let buffers = [indices.binding(), self.images.binding(), output.binding()];
         let groups = kernel.groups_for(output.len())?;
         // One byte read and one f32 written per pixel, not the whole bound dataset.
         let cost = Cost {
@@ -157,7 +157,7 @@ impl GpuDataset {
             count: self.count as u32,
         };
         let label = format!("{}.gather_labels", output.label());
-        let buffers = [indices.buffer(), self.labels.buffer(), output.buffer()];
+        let buffers = [indices.binding(), self.labels.binding(), output.binding()];
         let cost = Cost {
             flops: 0.0,
             bytes: (12 * batch) as f64,

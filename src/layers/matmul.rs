@@ -446,7 +446,7 @@ fn record(
     };
     // Without a bias the shader never reads binding 3, but it must be bound: `a` is already
     // bound read-only, so it can stand in without a usage conflict.
-    let bias_buffer = bias.unwrap_or(a).buffer();
+    let bias_buffer = bias.unwrap_or(a).binding();
     let label = format!("{}.matmul", c.label());
     let cost = Cost {
         flops: shape.flops(),
@@ -457,7 +457,7 @@ fn record(
             &label,
             &pipeline,
             &params,
-            &[a.buffer(), b.buffer(), bias_buffer, c.buffer()],
+            &[a.binding(), b.binding(), bias_buffer, c.binding()],
             [groups[0] as u32, groups[1] as u32, 1],
         )?
         .with_cost(cost))
@@ -524,7 +524,7 @@ impl BiasBackward {
             };
             let label = format!("{}.bias_backward{level}", d_bias.label());
             let groups = grid_for(op, chunks * self.cols, kernel.workgroup_size[0])?;
-            let buffers = [input.buffer(), output.buffer()];
+            let buffers = [input.binding(), output.binding()];
             dispatches.push(gpu.dispatch(&label, &kernel, &params, &buffers, groups)?);
             input = output;
             rows = chunks;

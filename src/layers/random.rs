@@ -51,7 +51,7 @@ pub fn glorot_uniform(
     };
     let label = format!("{}.glorot_uniform", output.label());
     let groups = kernel.groups_for(output.len())?;
-    gpu.dispatch(&label, &kernel, &params, &[output.buffer()], groups)
+    gpu.dispatch(&label, &kernel, &params, &[output.binding()], groups)
 }
 
 /// Parameters of the `normal_noise` shader, kept by the trainer to redraw with a new counter.
@@ -91,7 +91,7 @@ pub fn normal_noise(gpu: &Gpu, output: &Tensor, params: NoiseParams) -> Result<D
     let kernel = gpu.kernel("normal_noise")?;
     let label = format!("{}.normal_noise", output.label());
     let groups = kernel.groups_for(output.len())?;
-    gpu.dispatch(&label, &kernel, &params, &[output.buffer()], groups)
+    gpu.dispatch(&label, &kernel, &params, &[output.binding()], groups)
 }
 
 /// Parameters of the `random_indices` shader, kept by the trainer to redraw with a new counter.
@@ -153,7 +153,7 @@ pub fn random_indices(gpu: &Gpu, output: &Tensor<u32>, params: IndexParams) -> R
     let kernel = gpu.kernel("random_indices")?;
     let label = format!("{}.random_indices", output.label());
     let groups = kernel.groups_for(output.len())?;
-    gpu.dispatch(&label, &kernel, &params, &[output.buffer()], groups)
+    gpu.dispatch(&label, &kernel, &params, &[output.binding()], groups)
 }
 
 fn expect_len(op: &str, label: &str, params_len: u32, len: usize) -> Result<()> {

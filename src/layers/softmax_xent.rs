@@ -81,10 +81,10 @@ impl SoftmaxXent {
             classes: self.classes as u32,
         };
         let buffers = [
-            logits.buffer(),
-            labels.buffer(),
-            self.probs.buffer(),
-            self.rows.buffer(),
+            logits.binding(),
+            labels.binding(),
+            self.probs.binding(),
+            self.rows.binding(),
         ];
         let rows = gpu.dispatch(
             &op,
@@ -113,7 +113,7 @@ impl SoftmaxXent {
             batch: self.batch as u32,
             classes: self.classes as u32,
         };
-        let buffers = [self.probs.buffer(), labels.buffer(), d_logits.buffer()];
+        let buffers = [self.probs.binding(), labels.binding(), d_logits.binding()];
         gpu.dispatch(
             &op,
             &kernel,
@@ -145,7 +145,7 @@ pub(crate) fn mean_rows(gpu: &Gpu, label: &str, rows: &Tensor, out: &Tensor) -> 
         &op,
         &kernel,
         &params,
-        &[rows.buffer(), out.buffer()],
+        &[rows.binding(), out.binding()],
         [1, 1, 1],
     )
 }
@@ -189,6 +189,6 @@ pub fn softmax_xent_count_correct(
         classes: classes as u32,
         label_offset: label_offset as u32,
     };
-    let buffers = [logits.buffer(), labels.buffer(), count.buffer()];
+    let buffers = [logits.binding(), labels.binding(), count.binding()];
     gpu.dispatch(&op, &kernel, &params, &buffers, kernel.groups_for(batch)?)
 }

@@ -254,6 +254,50 @@ impl Discriminator {
         Ok(d)
     }
 
+    /// Packs the parameters into one buffer and the gradients into another, in the order of
+    /// [`Discriminator::parameters`], so that each Adam step over them is one dispatch. Call
+    /// it before recording any dispatch: those recorded earlier bind the old buffers.
+    pub fn pack_parameters(&mut self, gpu: &Gpu) -> Result<()> {
+        let Self {
+            conv1,
+            conv2,
+            norm2,
+            conv3,
+            norm3,
+            dense,
+            ..
+        } = self;
+        let params = vec![
+            &mut conv1.weight,
+            &mut conv1.bias,
+            &mut conv2.weight,
+            &mut conv2.bias,
+            &mut norm2.gamma,
+            &mut norm2.beta,
+            &mut conv3.weight,
+            &mut conv3.bias,
+            &mut norm3.gamma,
+            &mut norm3.beta,
+            &mut dense.weight,
+            &mut dense.bias,
+        ];
+        let grads = vec![
+            &mut conv1.d_weight,
+            &mut conv1.d_bias,
+            &mut conv2.d_weight,
+            &mut conv2.d_bias,
+            &mut norm2.d_gamma,
+            &mut norm2.d_beta,
+            &mut conv3.d_weight,
+            &mut conv3.d_bias,
+            &mut norm3.d_gamma,
+            &mut norm3.d_beta,
+            &mut dense.d_weight,
+            &mut dense.d_bias,
+        ];
+        super::pack_parameters(gpu, "discriminator", params, grads)
+    }
+
     /// Trainable parameters, in the order of [`Discriminator::gradients`].
     pub fn parameters(&self) -> Vec<&Tensor> {
         vec![

@@ -181,6 +181,50 @@ impl Generator {
         &self.d_image
     }
 
+    /// Packs the parameters into one buffer and the gradients into another, in the order of
+    /// [`Generator::parameters`], so that each Adam step over them is one dispatch. Call it
+    /// before recording any dispatch: those recorded earlier bind the old buffers.
+    pub fn pack_parameters(&mut self, gpu: &Gpu) -> Result<()> {
+        let Self {
+            dense,
+            deconv1,
+            norm1,
+            deconv2,
+            norm2,
+            deconv3,
+            ..
+        } = self;
+        let params = vec![
+            &mut dense.weight,
+            &mut dense.bias,
+            &mut deconv1.weight,
+            &mut deconv1.bias,
+            &mut norm1.gamma,
+            &mut norm1.beta,
+            &mut deconv2.weight,
+            &mut deconv2.bias,
+            &mut norm2.gamma,
+            &mut norm2.beta,
+            &mut deconv3.weight,
+            &mut deconv3.bias,
+        ];
+        let grads = vec![
+            &mut dense.d_weight,
+            &mut dense.d_bias,
+            &mut deconv1.d_weight,
+            &mut deconv1.d_bias,
+            &mut norm1.d_gamma,
+            &mut norm1.d_beta,
+            &mut deconv2.d_weight,
+            &mut deconv2.d_bias,
+            &mut norm2.d_gamma,
+            &mut norm2.d_beta,
+            &mut deconv3.d_weight,
+            &mut deconv3.d_bias,
+        ];
+        super::pack_parameters(gpu, "generator", params, grads)
+    }
+
     /// Trainable parameters, in the order of [`Generator::gradients`].
     pub fn parameters(&self) -> Vec<&Tensor> {
         vec![

@@ -14,7 +14,7 @@ pub use discriminator::{Discriminator, TrunkForward, TrunkMode};
 pub use generator::Generator;
 
 use crate::error::Result;
-use crate::gpu::{Dispatch, Gpu, Tensor};
+use crate::gpu::{BlockLayout, Dispatch, Gpu, Tensor};
 use crate::layers::random::glorot_uniform;
 
 /// Size of the generator's noise vector z.
@@ -33,6 +33,22 @@ pub const DROPOUT_RATE: f32 = 0.5;
 pub struct NamedTensor<'a> {
     pub name: String,
     pub tensor: &'a Tensor,
+}
+
+/// Moves a model's parameters into one buffer and their gradients, laid out the same way,
+/// into another, so that an Adam built for those parameters updates all of them with one
+/// dispatch (see [`crate::layers::adam`]). `params` and `grads` pair up in order.
+fn pack_parameters(
+    gpu: &Gpu,
+    model: &str,
+    mut params: Vec<&mut Tensor>,
+    mut grads: Vec<&mut Tensor>,
+) -> Result<()> {
+    let shapes: Vec<Vec<usize>> = params.iter().map(|t| t.shape().to_vec()).collect();
+    let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
+    let layout = BlockLayout::new(gpu, &shapes);
+    layout.pack(gpu, &format!("{model}.parameters"), &mut params)?;
+    layout.pack(gpu, &format!("{model}.gradients"), &mut grads)
 }
 
 /// One Glorot-uniform initialiser dispatch per kernel, each drawing from its own stream of

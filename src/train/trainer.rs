@@ -162,8 +162,11 @@ impl<'g> Trainer<'g> {
     pub fn new(gpu: &'g Gpu, config: &Config, train_set: GpuDataset) -> Result<Self> {
         let batch = config.batch;
         let seed = config.seed as u32;
-        let generator = Generator::new(gpu, batch)?;
-        let discriminator = Discriminator::new(gpu, batch, seed)?;
+        let mut generator = Generator::new(gpu, batch)?;
+        let mut discriminator = Discriminator::new(gpu, batch, seed)?;
+        // Before anything binds them: each Adam step is then one dispatch for all tensors.
+        generator.pack_parameters(gpu)?;
+        discriminator.pack_parameters(gpu)?;
         let hyper = AdamHyper::default();
         let trunk_params = discriminator.parameters();
         let adam_supervised = Adam::new(gpu, "adam.supervised", &trunk_params, hyper)?;

@@ -52,27 +52,54 @@ fn check_state(gpu: &Gpu, name: &str, adam: &Adam, index: usize, param: &Tensor,
 
 #[test]
 fn adam_matches_reference_over_five_steps() {
+    adam_over_five_steps(false);
+}
+
+/// Parameters and gradients packed into one buffer each: one `adam_step` for all tensors,
+/// which must compute what one per tensor does.
+#[test]
+fn adam_over_packed_tensors_matches_reference_in_one_dispatch() {
+    adam_over_five_steps(true);
+}
+
+fn adam_over_five_steps(packed: bool) {
     let gpu = gpu_or_skip!();
     let hyper = AdamHyper::default();
-    // 1000 elements: four workgroups of 256, the last ragged; 7: one mostly idle workgroup.
-    let lens = [1000, 7];
+    // 1000 elements: four workgroups of 256, the last ragged; 7: one mostly idle workgroup;
+    // 3 after 7, so that packed tensors start after gaps.
+    let lens = [1000, 7, 3];
     let initial: Vec<Vec<f32>> = lens
         .iter()
         .enumerate()
         .map(|(i, &len)| to_f32(&random_vec(50 + i as u64, len, 1.0)))
         .collect();
-    let params: Vec<Tensor> = initial
+    let mut params: Vec<Tensor> = initial
         .iter()
         .map(|p| Tensor::from_slice(gpu, "param", &[p.len()], p).unwrap())
         .collect();
-    let grads: Vec<Tensor> = lens
+    let mut grads: Vec<Tensor> = lens
         .iter()
         .map(|&len| Tensor::zeros(gpu, "grad", &[len]))
         .collect();
+    let adam = Adam::new(gpu, "adam", &params.iter().collect::<Vec<_>>(), hyper).unwrap();
+    if packed {
+        let layout = adam.layout.clone();
+        layout
+            .pack(gpu, "params", &mut params.iter_mut().collect::<Vec<_>>())
+            .unwrap();
+        layout
+            .pack(gpu, "grads", &mut grads.iter_mut().collect::<Vec<_>>())
+            .unwrap();
+    }
     let param_refs: Vec<&Tensor> = params.iter().collect();
     let grad_refs: Vec<&Tensor> = grads.iter().collect();
-    let adam = Adam::new(gpu, "adam", &param_refs, hyper).unwrap();
     let step = adam.step(gpu, &param_refs, &grad_refs).unwrap();
+    let per_tensor = if packed { 1 } else { lens.len() };
+    assert_eq!(
+        step.len(),
+        1 + per_tensor,
+        "adam_advance, then the adam_step dispatches"
+    );
     let mut mirrors: Vec<Mirror> = initial.iter().map(|p| Mirror::new(p)).collect();
 
     for t in 1..=5u32 {
