@@ -34,6 +34,11 @@ impl BlockLayout {
         }
     }
 
+    /// The members' shapes, in order.
+    pub fn shapes(&self) -> &[Vec<usize>] {
+        &self.shapes
+    }
+
     /// f32 values the whole buffer holds, gaps included: a multiple of 4.
     pub fn values(&self) -> usize {
         (self.bytes / 4) as usize
@@ -64,9 +69,9 @@ impl BlockLayout {
         let buffer = self.buffer(gpu, label);
         let mut encoder = gpu.device.create_command_encoder(&Default::default());
         for (tensor, &offset) in tensors.iter().zip(&self.offsets) {
-            let (from, from_offset) = tensor.placement();
-            let size = Tensor::<f32>::bytes_for(tensor.len());
-            encoder.copy_buffer_to_buffer(from, from_offset, &buffer, offset, size);
+            let from = tensor.binding();
+            let size = from.size.map(|size| size.get());
+            encoder.copy_buffer_to_buffer(from.buffer, from.offset, &buffer, offset, size);
         }
         gpu.queue.submit([encoder.finish()]);
         let views = self.views(&buffer, |index| tensors[index].label().to_string());
@@ -79,12 +84,12 @@ impl BlockLayout {
     /// The whole shared buffer, if `tensors` are exactly the members of one buffer laid out
     /// like this, in order; `None` for tensors that live anywhere else.
     pub fn whole<'a>(&self, tensors: &[&'a Tensor]) -> Option<wgpu::BufferBinding<'a>> {
-        let (buffer, _) = tensors.first()?.placement();
+        let buffer = tensors.first()?.binding().buffer;
         let laid_out = tensors.len() == self.offsets.len()
             && buffer.size() == self.bytes
             && tensors.iter().zip(&self.offsets).all(|(tensor, &offset)| {
-                let (other, at) = tensor.placement();
-                other == buffer && at == offset
+                let member = tensor.binding();
+                member.buffer == buffer && member.offset == offset
             });
         laid_out.then(|| wgpu::BufferBinding {
             buffer,

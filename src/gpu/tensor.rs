@@ -14,8 +14,6 @@ pub struct Tensor<T: Pod = f32> {
     buffer: wgpu::Buffer,
     /// Where the tensor starts in `buffer`, in bytes (0 unless it is a view).
     offset: u64,
-    /// The bytes it binds: its elements rounded up to 4 bytes, at least 4.
-    size: u64,
     shape: Vec<usize>,
     label: String,
     _element: PhantomData<T>,
@@ -67,16 +65,13 @@ impl<T: Pod> Tensor<T> {
 
     /// A tensor of `shape` at byte `offset` of `buffer`, which must hold it.
     pub(super) fn view(buffer: wgpu::Buffer, offset: u64, label: &str, shape: &[usize]) -> Self {
-        let len: usize = shape.iter().product();
-        let size = Self::bytes_for(len);
         debug_assert!(
-            offset + size <= buffer.size(),
+            offset + Self::bytes_for(shape.iter().product()) <= buffer.size(),
             "{label} lies outside its buffer"
         );
         Self {
             buffer,
             offset,
-            size,
             shape: shape.to_vec(),
             label: label.to_string(),
             _element: PhantomData,
@@ -89,18 +84,19 @@ impl<T: Pod> Tensor<T> {
         (len.max(1) * std::mem::size_of::<T>()).next_multiple_of(4) as u64
     }
 
-    /// The part of the GPU buffer that holds this tensor, for binding it to a kernel.
+    /// The part of the GPU buffer that holds this tensor (its buffer, offset and bytes), for
+    /// binding it to a kernel or copying it.
     pub fn binding(&self) -> wgpu::BufferBinding<'_> {
         wgpu::BufferBinding {
             buffer: &self.buffer,
             offset: self.offset,
-            size: wgpu::BufferSize::new(self.size),
+            size: wgpu::BufferSize::new(self.bytes()),
         }
     }
 
-    /// The buffer the tensor lies in, and where, in bytes.
-    pub(super) fn placement(&self) -> (&wgpu::Buffer, u64) {
-        (&self.buffer, self.offset)
+    /// The bytes the tensor takes in its buffer.
+    fn bytes(&self) -> u64 {
+        Self::bytes_for(self.len())
     }
 
     pub fn shape(&self) -> &[usize] {
@@ -137,7 +133,7 @@ impl<T: Pod> Tensor<T> {
 
     /// Copies the contents back to the CPU, waiting for all submitted work to finish first.
     pub fn read(&self, gpu: &Gpu) -> Result<Vec<T>> {
-        let bytes = self.size;
+        let bytes = self.bytes();
         let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(&format!("{}.readback", self.label)),
             size: bytes,

@@ -36,9 +36,8 @@ struct StepParams {
 pub struct Adam {
     label: String,
     hyper: AdamHyper,
-    shapes: Vec<Vec<usize>>,
-    /// How the moments lie in their buffers; parameters and gradients packed the same way
-    /// take one `adam_step` dispatch for all tensors.
+    /// The parameters' shapes and how the moments lie in their buffers; parameters and
+    /// gradients packed the same way take one `adam_step` dispatch for all tensors.
     pub layout: BlockLayout,
     /// First moments, one per parameter tensor, in the order given to [`Adam::new`]; views of
     /// one buffer laid out by `layout`.
@@ -58,7 +57,6 @@ impl Adam {
         Ok(Self {
             label: label.to_string(),
             hyper,
-            shapes: shapes.iter().map(|s| s.to_vec()).collect(),
             m: layout.zeros(gpu, &format!("{label}.m"), &names),
             v: layout.zeros(gpu, &format!("{label}.v"), &names),
             layout,
@@ -73,10 +71,11 @@ impl Adam {
     /// one step each time.
     pub fn step(&self, gpu: &Gpu, params: &[&Tensor], grads: &[&Tensor]) -> Result<Vec<Dispatch>> {
         let op = format!("{}.adam_step", self.label);
-        if params.len() != self.shapes.len() || grads.len() != self.shapes.len() {
+        let shapes = self.layout.shapes();
+        if params.len() != shapes.len() || grads.len() != shapes.len() {
             return Err(Error::ShapeMismatch {
                 op,
-                expected: format!("{} parameter and gradient tensors", self.shapes.len()),
+                expected: format!("{} parameter and gradient tensors", shapes.len()),
                 got: format!("{} parameters, {} gradients", params.len(), grads.len()),
             });
         }
@@ -96,9 +95,9 @@ impl Adam {
 
         for (index, (param, grad)) in params.iter().zip(grads).enumerate() {
             let what = format!("param {index} ({})", param.label());
-            expect_shape(&op, &what, param.shape(), &self.shapes[index])?;
+            expect_shape(&op, &what, param.shape(), &shapes[index])?;
             let what = format!("grad {index} ({})", grad.label());
-            expect_shape(&op, &what, grad.shape(), &self.shapes[index])?;
+            expect_shape(&op, &what, grad.shape(), &shapes[index])?;
         }
         fn moments<'a>(layout: &BlockLayout, tensors: &'a [Tensor]) -> wgpu::BufferBinding<'a> {
             let refs: Vec<&Tensor> = tensors.iter().collect();

@@ -44,8 +44,7 @@ fn pack_parameters(
     mut params: Vec<&mut Tensor>,
     mut grads: Vec<&mut Tensor>,
 ) -> Result<()> {
-    let shapes: Vec<Vec<usize>> = params.iter().map(|t| t.shape().to_vec()).collect();
-    let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
+    let shapes: Vec<&[usize]> = params.iter().map(|t| t.shape()).collect();
     let layout = BlockLayout::new(gpu, &shapes);
     layout.pack(gpu, &format!("{model}.parameters"), &mut params)?;
     layout.pack(gpu, &format!("{model}.gradients"), &mut grads)

@@ -450,8 +450,7 @@ impl<'g> Trainer<'g> {
     /// Runs one iteration: writes this iteration's draw counters, records every phase into
     /// one compute pass and submits it. Nothing is read back.
     pub fn step(&mut self) -> Result<()> {
-        let all: Vec<Phase> = self.phases.iter().map(|(phase, _)| *phase).collect();
-        self.step_phases(&all)
+        self.step_phases(&self.all_phases())
     }
 
     /// Runs only `wanted` of this iteration's phases (in iteration order), as one submission,
@@ -469,8 +468,7 @@ impl<'g> Trainer<'g> {
     /// measuring what recording costs the CPU: dropping the result runs nothing, and the draw
     /// counters it writes are the ones the next `step` writes again.
     pub fn encode_step(&mut self) -> Result<wgpu::CommandBuffer> {
-        let all: Vec<Phase> = self.phases.iter().map(|(phase, _)| *phase).collect();
-        self.encode_phases(&all)
+        self.encode_phases(&self.all_phases())
     }
 
     /// Writes the draw counters of the `wanted` phases and records their dispatches.
@@ -488,8 +486,7 @@ impl<'g> Trainer<'g> {
     /// `profiler` and waits for the iteration to finish.
     pub fn step_profiled(&mut self, profiler: &mut Profiler) -> Result<Vec<DispatchTiming>> {
         let gpu = self.gpu;
-        let all: Vec<Phase> = self.phases.iter().map(|(phase, _)| *phase).collect();
-        let tagged = self.prepare_step(&all)?;
+        let tagged = self.prepare_step(&self.all_phases())?;
         let dispatches: Vec<&Dispatch> = tagged.iter().map(|(_, dispatch)| *dispatch).collect();
         let seconds = profiler.run(gpu, &dispatches)?;
         let timings = tagged
@@ -506,6 +503,11 @@ impl<'g> Trainer<'g> {
             .collect();
         self.steps_done += 1;
         Ok(timings)
+    }
+
+    /// Every phase of this trainer's iteration, in running order.
+    fn all_phases(&self) -> Vec<Phase> {
+        self.phases.iter().map(|(phase, _)| *phase).collect()
     }
 
     /// Dispatches per iteration, the most a profiler must time in one submission.
